@@ -1,0 +1,133 @@
+"""Training the tiny CLIP on ShapesWorld, evaluating it, and shipping its weights.
+
+The recipe (what was measured to work on a 2-core CPU is written down in chapter 01 and
+``benchmarks/``):
+
+* a *stream* of fresh scenes: step ``i`` trains on block ``i`` of the training split, so the model
+  never sees the same scene twice and a resumed run sees the same data;
+* a curriculum: one-object scenes first (every caption then names the whole image), then scenes
+  of 1–4 objects with incomplete captions;
+* CLIP's symmetric InfoNCE (:func:`vlseg.losses.clip_loss`) with CLIP's learnable temperature
+  (``CLIPModel.logit_scale``), AdamW, warm-up and cosine decay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
+from vlseg.data import CLASS_NAMES, HELDOUT_CLASSES, SEEN_CLASSES, generate_batch, single_object_scenes
+from vlseg.data.vocabulary import HELDOUT_INDICES
+from vlseg.losses import clip_loss, infonce_mi_lower_bound
+from vlseg.train import TrainConfig, TrainResult, fit
+from vlseg.zeroshot import predict, top1_accuracy
+
+
+@dataclass(frozen=True)
+class ClipRecipe:
+    steps: int = 3600
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.1
+    warmup_steps: int = 100
+    single_object_fraction: float = 0.6  # curriculum: this share of the steps uses one-object scenes
+    seed: int = 0
+
+    @property
+    def single_object_steps(self) -> int:
+        return int(round(self.single_object_fraction * self.steps))
+
+    def train_config(self, device: str | None = None) -> TrainConfig:
+        return TrainConfig(
+            steps=self.steps, lr=self.lr, weight_decay=self.weight_decay, warmup_steps=self.warmup_steps,
+            seed=self.seed, device=device,
+        )
+
+
+def clip_step_fn(bundle: ClipBundle, recipe: ClipRecipe) -> Callable[[int], dict[str, Tensor]]:
+    """The training step of the tiny CLIP: fresh scenes, their captions, symmetric InfoNCE."""
+
+    def step(index: int) -> dict[str, Tensor]:
+        num_objects = (1, 1) if index < recipe.single_object_steps else (1, 4)
+        batch = generate_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index, num_objects=num_objects)
+        image_embeds = bundle.image_embeds(bundle.pixel_values(batch.images))  # (B, D)
+        text_embeds = bundle.text_embeds(**bundle.tokenize(batch.captions))  # (B, D)
+        logit_scale = bundle.model.logit_scale.exp()
+        loss = clip_loss(image_embeds, text_embeds, logit_scale)
+        return {"loss": loss, "mi_bound": infonce_mi_lower_bound(loss, recipe.batch_size), "logit_scale": logit_scale}
+
+    return step
+
+
+def train_clip(
+    recipe: ClipRecipe = ClipRecipe(),
+    *,
+    device: str | None = None,
+    progress: bool = True,
+    checkpoint_path: str | Path | None = None,
+    resume: bool = False,
+    eval_every: int = 0,
+) -> tuple[ClipBundle, TrainResult]:
+    """Train a tiny CLIP from scratch with ``recipe``. Returns the model and its training history.
+
+    With ``eval_every``, zero-shot accuracy (10 validation scenes per class) is measured every
+    ``eval_every`` steps: the accuracy-against-training-time curve.
+    """
+    bundle = build_tiny_clip(seed=recipe.seed)
+
+    def quick_eval() -> dict[str, float]:
+        metrics = evaluate_zero_shot(bundle, n_per_class=10)
+        return {k: v for k, v in metrics.items() if k.startswith("top1")}
+
+    result = fit(
+        bundle.model,
+        clip_step_fn(bundle, recipe),
+        recipe.train_config(device),
+        run_config={"model": TINY_CLIP_SPEC, "recipe": asdict(recipe)},
+        checkpoint_path=checkpoint_path,
+        resume=resume,
+        progress=progress,
+        desc="tiny CLIP",
+        eval_fn=quick_eval if eval_every else None,
+        eval_every=eval_every,
+    )
+    return bundle, result
+
+
+@torch.no_grad()
+def evaluate_zero_shot(bundle: ClipBundle, n_per_class: int = 20, seed: int = 1234) -> dict[str, Any]:
+    """Image-level zero-shot top-1 on one-object validation scenes, all 49 class names as candidates.
+
+    Returns accuracies over seen classes, held-out classes and all, plus predictions and targets.
+    """
+    scenes, targets = single_object_scenes(n_per_class, seed=seed, split="val")
+    predictions = predict(bundle, scenes.images, list(CLASS_NAMES)).numpy()
+    heldout = np.isin(targets, list(HELDOUT_INDICES))
+    return {
+        "top1_seen": top1_accuracy(torch.as_tensor(predictions[~heldout]), torch.as_tensor(targets[~heldout])),
+        "top1_heldout": top1_accuracy(torch.as_tensor(predictions[heldout]), torch.as_tensor(targets[heldout])),
+        "top1_all": top1_accuracy(torch.as_tensor(predictions), torch.as_tensor(targets)),
+        "n_per_class": n_per_class,
+        "seed": seed,
+        "predictions": predictions,
+        "targets": targets,
+    }
+
+
+def train_and_ship(recipe: ClipRecipe = ClipRecipe(), out_dir: Path | None = None, device: str | None = None) -> Path:
+    """The documented command (``python -m vlseg.train clip``): train, evaluate, write weights + card."""
+    from vlseg.pretrained import WEIGHTS_DIR, save_pretrained
+
+    bundle, result = train_clip(recipe, device=device, eval_every=250)
+    bundle.to("cpu")
+    path = save_pretrained(
+        bundle, "tiny-clip-shapes", out_dir or WEIGHTS_DIR, recipe=asdict(recipe), result=result
+    )
+    print(f"wrote {path}")
+    return path

@@ -1,0 +1,444 @@
+"""ShapesWorld: a procedural, seeded generator of scenes with masks, captions and referring expressions.
+
+Every scene is an RGB image of 1–4 coloured shapes on a textured, noisy background together with
+
+* a semantic mask (``class_index + 1`` per pixel, 0 = background, 255 = ignore),
+* an instance mask (``object_index + 1`` per pixel, 0 = background),
+* the object list (colour, shape, size, centre, radius, visible area),
+* a caption in one of several natural templates, noisy and incomplete like a web caption,
+* referring expressions for each object (built on demand, see :mod:`vlseg.data.referring`).
+
+Rendering is vectorised over the whole batch with NumPy: each shape is an inside-test on a grid of
+pixel centres in the object's (rotated) frame, evaluated for all objects of that shape at once.
+
+Determinism: a batch is a pure function of ``(seed, split, block)``; the same arguments give the
+same pixels, masks and text on every machine.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vlseg.data.captions import make_caption
+from vlseg.data.referring import ReferringExpression, referring_expressions
+from vlseg.data.vocabulary import (
+    CLASS_NAMES,
+    COLOURS,
+    HELDOUT_INDICES,
+    IGNORE_INDEX,
+    SHAPES,
+    SIZES,
+    class_indices,
+)
+
+SPLITS = ("train", "val", "test")
+
+# Object radius as a fraction of the image side, per size word. At 64×64 a small object spans
+# about 2.5×2.5 patches of 8 pixels and a large one about 4×4: enough patches for the patch-level
+# chapters.
+RADIUS_RANGE = {"small": (0.14, 0.18), "large": (0.22, 0.28)}
+MIN_VISIBLE_FRACTION = 0.6  # an object keeps at least this share of its own area after occlusion
+MAX_ROTATION_DEG = 12.0  # small jitter: keeps squares and diamonds apart
+
+
+@dataclass(frozen=True)
+class ShapeObject:
+    """One object of a scene, in drawing order (later objects occlude earlier ones)."""
+
+    class_index: int
+    colour: str
+    shape: str
+    size: str
+    cx: float  # centre, in pixels from the left
+    cy: float  # centre, in pixels from the top
+    radius: float
+    visible_pixels: int
+
+    @property
+    def name(self) -> str:
+        return CLASS_NAMES[self.class_index]
+
+
+@dataclass
+class Scene:
+    """A single scene. ``image`` (H, W, 3) uint8; ``semantic``/``instance`` (H, W) uint8."""
+
+    image: np.ndarray
+    semantic: np.ndarray
+    instance: np.ndarray
+    objects: list[ShapeObject]
+    caption: str
+    split: str
+    seed: int = 0
+
+    def referring_expressions(self) -> list[ReferringExpression]:
+        """Every unambiguous referring expression of this scene (see :mod:`vlseg.data.referring`)."""
+        return referring_expressions(self.objects, self.image.shape[1], self.image.shape[0])
+
+
+@dataclass
+class SceneBatch:
+    """A batch of scenes stored as stacked arrays (fast to turn into tensors)."""
+
+    images: np.ndarray  # (N, H, W, 3) uint8
+    semantic: np.ndarray  # (N, H, W) uint8
+    instance: np.ndarray  # (N, H, W) uint8
+    objects: list[list[ShapeObject]]
+    captions: list[str]
+    split: str
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def __getitem__(self, i: int) -> Scene:
+        return Scene(
+            self.images[i], self.semantic[i], self.instance[i], self.objects[i], self.captions[i], self.split, self.seed
+        )
+
+
+def _split_id(split: str) -> int:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    return SPLITS.index(split)
+
+
+def make_rng(seed: int, split: str, block: int, stream: str = "") -> np.random.Generator:
+    """The random generator of one block of scenes: a pure function of its arguments."""
+    return np.random.default_rng([int(seed), _split_id(split), int(block), zlib.crc32(stream.encode())])
+
+
+def _inside_shape(shape: str, x: np.ndarray, y: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Inside-test of ``shape`` for pixel offsets ``x``, ``y`` (n, H, W) from the centre, radius (n, 1, 1)."""
+    if shape == "circle":
+        return x * x + y * y <= radius * radius
+    if shape == "ring":
+        r2 = x * x + y * y
+        return (r2 <= radius * radius) & (r2 >= (0.55 * radius) ** 2)
+    if shape == "square":
+        return np.maximum(np.abs(x), np.abs(y)) <= 0.82 * radius
+    if shape == "diamond":
+        return np.abs(x) + np.abs(y) <= 1.1 * radius
+    if shape == "cross":
+        arm = 0.34 * radius
+        return ((np.abs(x) <= arm) & (np.abs(y) <= radius)) | ((np.abs(y) <= arm) & (np.abs(x) <= radius))
+    r = np.sqrt(x * x + y * y)
+    phi = np.arctan2(x, -y)  # 0 points up
+    if shape == "triangle":
+        # regular polygon with n sides: inside iff r·cos(angle to the nearest side normal) <= apothem
+        sector = 2 * np.pi / 3
+        local = np.mod(phi, sector) - sector / 2
+        return r * np.cos(local) <= radius * np.cos(np.pi / 3) * 1.15
+    if shape == "star":
+        # five points: the boundary radius goes linearly from outer to inner radius within each sector
+        sector = 2 * np.pi / 5
+        t = np.abs(np.mod(phi, sector) - sector / 2) / (sector / 2)  # 1 at a point, 0 between points
+        boundary = radius * (0.45 + 0.55 * t**1.5)
+        return r <= boundary
+    raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
+
+
+def _sample_layout(
+    rng: np.random.Generator,
+    n_scenes: int,
+    n_objects: np.ndarray,
+    size: int,
+    max_objects: int,
+    radius: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Sizes, radii and centres such that objects overlap only a little (occlusion allowed).
+
+    With ``radius`` given only the centres are drawn anew (the returned ``size_idx`` is unused).
+    """
+    size_idx = rng.integers(0, len(SIZES), (n_scenes, max_objects))
+    if radius is None:
+        lo = np.array([RADIUS_RANGE[s][0] for s in SIZES])[size_idx]
+        hi = np.array([RADIUS_RANGE[s][1] for s in SIZES])[size_idx]
+        radius = (lo + (hi - lo) * rng.random((n_scenes, max_objects))) * size
+    centres = np.empty((n_scenes, max_objects, 2))
+    todo = np.arange(n_scenes)
+    valid = np.arange(max_objects)[None, :] < n_objects[:, None]  # (N, M)
+    for _ in range(50):
+        margin = radius[todo] * 0.8
+        centres[todo] = margin[..., None] + rng.random((len(todo), max_objects, 2)) * (size - 2 * margin[..., None])
+        diff = centres[todo][:, :, None, :] - centres[todo][:, None, :, :]
+        dist = np.hypot(diff[..., 0], diff[..., 1])  # (n, M, M)
+        min_dist = 0.75 * (radius[todo][:, :, None] + radius[todo][:, None, :])
+        pair_valid = valid[todo][:, :, None] & valid[todo][:, None, :] & ~np.eye(max_objects, dtype=bool)
+        bad = ((dist < min_dist) & pair_valid).any(axis=(1, 2))
+        todo = todo[bad]
+        if len(todo) == 0:
+            break
+    if len(todo):  # crowded scenes that never fitted: drop to one object (rare)
+        n_objects[todo] = 1
+    return size_idx, radius, centres, n_objects
+
+
+def _rasterise(
+    cls: np.ndarray, centres: np.ndarray, radius: np.ndarray, rotation: np.ndarray, valid: np.ndarray, size: int
+) -> np.ndarray:
+    """Full (unoccluded) masks of every object, (N, M, H, W) bool, computed shape by shape."""
+    n_scenes, max_objects = cls.shape
+    pix = (np.arange(size) + 0.5).astype(np.float32)
+    masks = np.zeros((n_scenes, max_objects, size, size), dtype=bool)
+    shape_idx = cls % len(SHAPES)
+    for s, shape in enumerate(SHAPES):
+        sel = np.nonzero((shape_idx == s) & valid)
+        if len(sel[0]) == 0:
+            continue
+        rot = rotation[sel][:, None, None].astype(np.float32)
+        dx = pix[None, None, :] - centres[sel][:, 0, None, None].astype(np.float32)  # (n, 1, W)
+        dy = pix[None, :, None] - centres[sel][:, 1, None, None].astype(np.float32)  # (n, H, 1)
+        x = np.cos(rot) * dx + np.sin(rot) * dy
+        y = -np.sin(rot) * dx + np.cos(rot) * dy
+        masks[sel] = _inside_shape(shape, x, y, radius[sel][:, None, None].astype(np.float32))
+    return masks
+
+
+def _visible_pixels(masks: np.ndarray) -> np.ndarray:
+    """Pixels of each object left visible once later objects are painted on top. (N, M, H, W) -> (N, M)."""
+    covered_later = np.zeros_like(masks)
+    for m in range(masks.shape[1] - 2, -1, -1):
+        covered_later[:, m] = covered_later[:, m + 1] | masks[:, m + 1]
+    return (masks & ~covered_later).sum(axis=(2, 3))
+
+
+def _background(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """Low-saturation textured backgrounds: a tinted gradient and optional stripes. (N, H, W, 3) float32.
+
+    (Pixel noise is added by the caller, shared with the objects' noise.)
+    """
+    coords = ((np.arange(size) + 0.5) / size).astype(np.float32)
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    f32 = np.float32
+    base = (rng.uniform(70, 150, (n, 1, 1, 1)) + rng.normal(0, 6, (n, 1, 1, 3))).astype(f32)
+    angle = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(f32)
+    ramp = np.cos(angle) * (xx - 0.5) + np.sin(angle) * (yy - 0.5)  # (N, H, W)
+    shade = rng.uniform(10, 45, (n, 1, 1)).astype(f32) * ramp
+    freq = rng.uniform(4, 10, (n, 1, 1)).astype(f32)
+    striped = np.nonzero(rng.random(n) < 0.4)[0]  # stripes on some backgrounds only
+    a, f = angle[striped] + 1.0, freq[striped]
+    shade[striped] += 10 * np.sin(2 * np.pi * f * (np.cos(a) * xx + np.sin(a) * yy))
+    return base + shade[..., None]
+
+
+def generate_batch(
+    n_scenes: int,
+    *,
+    seed: int = 0,
+    split: str = "train",
+    block: int = 0,
+    image_size: int = 64,
+    num_objects: tuple[int, int] = (1, 4),
+    classes: tuple[str, ...] | list[str] | None = None,
+    duplicate_prob: float = 0.25,
+    caption_drop_prob: float = 0.2,
+    boundary_ignore: int = 0,
+) -> SceneBatch:
+    """Generate ``n_scenes`` scenes.
+
+    Args:
+        n_scenes: number of scenes.
+        seed, split, block: the scenes are a pure function of these three.
+        image_size: side of the square images in pixels (≥ 16).
+        num_objects: inclusive range of the number of objects per scene (1 to 4).
+        classes: class names to draw objects from; default all classes (held-out ones included,
+            but a training caption never names a held-out class).
+        duplicate_prob: chance that an object copies the colour or the shape of an earlier object,
+            so that referring expressions need more than a class name.
+        caption_drop_prob: chance that a caption leaves out an object (beyond the first).
+        boundary_ignore: width in pixels of a band around each object labelled 255 in the semantic
+            mask (0 = no ignore band).
+    """
+    if n_scenes < 1:
+        raise ValueError(f"n_scenes must be >= 1, got {n_scenes}")
+    if image_size < 16:
+        raise ValueError(f"image_size must be >= 16 pixels, got {image_size}")
+    lo_obj, hi_obj = num_objects
+    if not 1 <= lo_obj <= hi_obj <= 4:
+        raise ValueError(f"num_objects must satisfy 1 <= min <= max <= 4, got {num_objects}")
+    allowed = np.array(class_indices(list(classes)) if classes is not None else range(len(CLASS_NAMES)))
+    if len(allowed) == 0:
+        raise ValueError("classes must not be empty")
+
+    rng = make_rng(seed, split, block)
+    size = image_size
+    max_objects = hi_obj
+    n_objects = rng.integers(lo_obj, hi_obj + 1, n_scenes)
+
+    # --- classes, with deliberate repeats of colour or shape ------------------------------------
+    cls = rng.choice(allowed, (n_scenes, max_objects))
+    n_shapes = len(SHAPES)
+    for m in range(1, max_objects):
+        repeat = rng.random(n_scenes) < duplicate_prob
+        source = cls[np.arange(n_scenes), rng.integers(0, m, n_scenes)]
+        keep_colour = rng.random(n_scenes) < 0.5
+        candidate = np.where(
+            keep_colour,
+            (source // n_shapes) * n_shapes + rng.integers(0, n_shapes, n_scenes),
+            rng.integers(0, len(COLOURS), n_scenes) * n_shapes + source % n_shapes,
+        )
+        candidate_ok = np.isin(candidate, allowed)
+        cls[:, m] = np.where(repeat & candidate_ok, candidate, cls[:, m])
+
+    size_idx, radius, centres, n_objects = _sample_layout(rng, n_scenes, n_objects, size, max_objects)
+    rotation = np.deg2rad(rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG, (n_scenes, max_objects)))
+    valid = np.arange(max_objects)[None, :] < n_objects[:, None]
+    masks = _rasterise(cls, centres, radius, rotation, valid, size)
+
+    # --- occlusion: every object keeps MIN_VISIBLE_FRACTION of its area, else its scene is re-laid ---
+    for _ in range(20):
+        too_hidden = (_visible_pixels(masks) < MIN_VISIBLE_FRACTION * masks.sum(axis=(2, 3))) & valid
+        redo = np.nonzero(too_hidden.any(axis=1))[0]
+        if len(redo) == 0:
+            break
+        _, _, centres[redo], _ = _sample_layout(
+            rng, len(redo), n_objects[redo].copy(), size, max_objects, radius=radius[redo]
+        )
+        masks[redo] = _rasterise(cls[redo], centres[redo], radius[redo], rotation[redo], valid[redo], size)
+    else:  # still hidden after all retries (very rare): keep only the first object
+        n_objects[redo] = 1
+        valid = np.arange(max_objects)[None, :] < n_objects[:, None]
+        masks[redo] = _rasterise(cls[redo], centres[redo], radius[redo], rotation[redo], valid[redo], size)
+
+    # --- paint: the top-most object decides each pixel; one gather, one shared noise field ----
+    instance = np.zeros((n_scenes, size, size), dtype=np.uint8)
+    for m in range(max_objects):  # later objects on top
+        instance[masks[:, m]] = m + 1
+    colour_table = np.array(list(COLOURS.values()), dtype=np.float32)
+    brightness = rng.uniform(0.85, 1.1, (n_scenes, max_objects, 1)).astype(np.float32)
+    object_rgb = colour_table[cls // n_shapes] * brightness  # (N, M, 3)
+    object_rgb = np.concatenate([np.zeros((n_scenes, 1, 3), np.float32), object_rgb], axis=1)  # (N, 1 + M, 3)
+    # flat index of (scene, top object) per pixel: one fancy-index gather instead of take_along_axis
+    flat_instance = instance + (np.arange(n_scenes, dtype=np.int32) * (1 + max_objects))[:, None, None]
+    painted = object_rgb.reshape(-1, 3)[flat_instance]  # (N, H, W, 3)
+    noise = rng.standard_normal((n_scenes, size, size, 3), dtype=np.float32)
+    is_object = (instance > 0)[..., None]
+    images = np.where(is_object, painted + 10.0 * noise, _background(rng, n_scenes, size) + 9.0 * noise)
+    images = np.clip(images, 0, 255).astype(np.uint8)
+
+    cls_plus_one = np.concatenate([np.zeros((n_scenes, 1), dtype=np.uint8), (cls + 1).astype(np.uint8)], axis=1)
+    semantic = cls_plus_one.reshape(-1)[flat_instance]  # (N, H, W): class + 1 of the top object, 0 if none
+    if boundary_ignore > 0:
+        semantic = _ignore_boundaries(semantic, instance, boundary_ignore)
+
+    visible = _visible_pixels(masks)
+    # --- object lists and captions ---------------------------------------------------------------
+    objects: list[list[ShapeObject]] = []
+    captions: list[str] = []
+    for i in range(n_scenes):
+        scene_objects = [
+            ShapeObject(
+                class_index=int(cls[i, m]),
+                colour=list(COLOURS)[cls[i, m] // n_shapes],
+                shape=SHAPES[cls[i, m] % n_shapes],
+                size=SIZES[size_idx[i, m]],
+                cx=float(centres[i, m, 0]),
+                cy=float(centres[i, m, 1]),
+                radius=float(radius[i, m]),
+                visible_pixels=int(visible[i, m]),
+            )
+            for m in range(n_objects[i])
+        ]
+        objects.append(scene_objects)
+        captions.append(
+            make_caption(scene_objects, rng, hide_heldout=(split == "train"), drop_prob=caption_drop_prob)
+        )
+    return SceneBatch(images, semantic, instance, objects, captions, split, seed)
+
+
+def _ignore_boundaries(semantic: np.ndarray, instance: np.ndarray, width: int) -> np.ndarray:
+    """Label pixels within ``width`` of an instance boundary as IGNORE (VOC style)."""
+    edge = np.zeros_like(instance, dtype=bool)
+    padded = np.pad(instance, ((0, 0), (width, width), (width, width)), mode="edge")
+    size_y, size_x = instance.shape[1:]
+    for dy in range(-width, width + 1):
+        for dx in range(-width, width + 1):
+            shifted = padded[:, width + dy : width + dy + size_y, width + dx : width + dx + size_x]
+            edge |= shifted != instance
+    out = semantic.copy()
+    out[edge] = IGNORE_INDEX
+    return out
+
+
+class ShapesWorld:
+    """A seeded stream of ShapesWorld scenes, cut into blocks for random access.
+
+    ``world.batch(block)`` returns block ``block`` (``block_size`` scenes); ``world[i]`` returns
+    scene ``i``. The same (seed, split, settings) give the same scenes. Training code usually asks
+    for fresh blocks step after step (an endless data set); evaluation uses a fixed seed and split.
+    """
+
+    def __init__(
+        self,
+        split: str = "train",
+        seed: int = 0,
+        *,
+        image_size: int = 64,
+        num_objects: tuple[int, int] = (1, 4),
+        classes: tuple[str, ...] | list[str] | None = None,
+        block_size: int = 256,
+        duplicate_prob: float = 0.25,
+        caption_drop_prob: float = 0.2,
+        boundary_ignore: int = 0,
+    ) -> None:
+        _split_id(split)
+        self.split = split
+        self.seed = seed
+        self.block_size = block_size
+        self.settings = dict(
+            image_size=image_size,
+            num_objects=num_objects,
+            classes=tuple(classes) if classes is not None else None,
+            duplicate_prob=duplicate_prob,
+            caption_drop_prob=caption_drop_prob,
+            boundary_ignore=boundary_ignore,
+        )
+        self._cache: dict[int, SceneBatch] = {}
+
+    def batch(self, block: int, n_scenes: int | None = None) -> SceneBatch:
+        """Block number ``block`` (not cached)."""
+        return generate_batch(
+            n_scenes or self.block_size, seed=self.seed, split=self.split, block=block, **self.settings
+        )
+
+    def __getitem__(self, index: int) -> Scene:
+        if index < 0:
+            raise IndexError("ShapesWorld is endless: negative indices have no meaning")
+        block, offset = divmod(index, self.block_size)
+        if block not in self._cache:
+            if len(self._cache) > 8:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[block] = self.batch(block)
+        return self._cache[block][offset]
+
+
+def heldout_mask(class_idx: np.ndarray) -> np.ndarray:
+    """Boolean array: which class indices are held out."""
+    return np.isin(class_idx, list(HELDOUT_INDICES))
+
+
+def single_object_scenes(
+    n_per_class: int, *, seed: int = 1234, split: str = "val", classes: tuple[str, ...] | list[str] | None = None, image_size: int = 64
+) -> tuple[SceneBatch, np.ndarray]:
+    """A class-balanced set of one-object scenes (the zero-shot validation set) and its labels (N,)."""
+    names = list(classes) if classes is not None else list(CLASS_NAMES)
+    batches = [
+        generate_batch(n_per_class, seed=seed, split=split, block=index, num_objects=(1, 1), classes=[name], image_size=image_size)
+        for index, name in zip(class_indices(names), names)
+    ]
+    merged = SceneBatch(
+        images=np.concatenate([b.images for b in batches]),
+        semantic=np.concatenate([b.semantic for b in batches]),
+        instance=np.concatenate([b.instance for b in batches]),
+        objects=[o for b in batches for o in b.objects],
+        captions=[c for b in batches for c in b.captions],
+        split=split,
+        seed=seed,
+    )
+    labels = np.array([objs[0].class_index for objs in merged.objects])
+    return merged, labels

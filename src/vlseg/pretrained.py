@@ -1,0 +1,142 @@
+"""Shipped weights, the UvA way: each trained model of the course sits in ``vlseg/weights/`` as
+
+* ``<name>.safetensors`` – the weights (float16 to keep the repository small; loaded as float32),
+  with the model config in its metadata,
+* ``<name>.json`` – the model card: config, recipe, seed, steps, training time, the command that
+  made it, the metrics measured *on these very weights*, and a thinned loss history for plotting.
+
+``vlseg.pretrained(name)`` loads them when their config matches the code, and otherwise trains the
+model from scratch with the recipe (saying so) and caches the result in ``~/.cache/vlseg``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import PreTrainedTokenizerFast
+
+from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+TOKENIZER_FILE = "shapes-bpe.json"
+CACHE_DIR = Path(os.environ.get("VLSEG_CACHE", Path.home() / ".cache" / "vlseg"))
+KNOWN = ("tiny-clip-shapes",)
+
+
+def shipped_tokenizer() -> PreTrainedTokenizerFast:
+    """The ShapesWorld tokenizer shipped with the weights (trained anew if the file is missing)."""
+    from vlseg.text import build_shapes_tokenizer, load_shapes_tokenizer
+
+    path = WEIGHTS_DIR / TOKENIZER_FILE
+    if path.is_file():
+        return load_shapes_tokenizer(path)
+    warnings.warn(f"{path} not found: training the ShapesWorld tokenizer (about 10 s)", stacklevel=2)
+    tokenizer = build_shapes_tokenizer()
+    return tokenizer
+
+
+def tokenizer_digest(tokenizer: PreTrainedTokenizerFast) -> str:
+    """A fingerprint of the vocabulary (ids and merges), stored with the weights."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    payload = json.dumps({"vocab": state["model"]["vocab"], "merges": state["model"]["merges"]}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def expected_config(name: str) -> dict[str, Any]:
+    """What the current code expects a checkpoint of ``name`` to have been made with."""
+    if name != "tiny-clip-shapes":
+        raise ValueError(f"unknown pretrained model {name!r}; known: {list(KNOWN)}")
+    from vlseg.clip import TINY_CLIP_SPEC
+
+    return {"name": name, "model": TINY_CLIP_SPEC, "tokenizer": tokenizer_digest(shipped_tokenizer())}
+
+
+def _thin(history: list[dict[str, float]], max_rows: int = 300) -> list[dict[str, float]]:
+    stride = max(1, len(history) // max_rows)
+    return [row for i, row in enumerate(history) if i % stride == 0 or i == len(history) - 1]
+
+
+def save_pretrained(bundle, name: str, out_dir: Path, *, recipe: dict[str, Any], result) -> Path:
+    """Write weights (float16) + model card, measuring the metrics on the weights as saved."""
+    from vlseg.clip_training import evaluate_zero_shot
+
+    out_dir = Path(out_dir)
+    config = expected_config(name)
+    # round to float16 first, so that the recorded metrics are those of the shipped weights
+    state = {k: v.detach().to(torch.float16).float() for k, v in bundle.model.state_dict().items()}
+    bundle.model.load_state_dict(state)
+    metrics = evaluate_zero_shot(bundle)
+    card = {
+        "name": name,
+        "config": config,
+        "recipe": recipe,
+        "seed": recipe.get("seed"),
+        "steps": result.steps,
+        "train_seconds": round(result.seconds, 1),
+        "steps_per_second": round(result.steps_per_second, 3),
+        "command": "python -m vlseg.train clip",
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "metrics": {k: round(v, 4) for k, v in metrics.items() if k.startswith("top1")},
+        "eval": {"n_per_class": metrics["n_per_class"], "seed": metrics["seed"]},
+        "eval_curve": result.evals,
+        "history": _thin(result.history),
+    }
+    path = save_checkpoint(
+        out_dir / f"{name}.safetensors",
+        {k: v.to(torch.float16) for k, v in state.items()},
+        {"config": config},
+    )
+    tmp = out_dir / f"{name}.json.tmp"
+    tmp.write_text(json.dumps(card, indent=1) + "\n")
+    os.replace(tmp, out_dir / f"{name}.json")
+    tokenizer_path = out_dir / TOKENIZER_FILE
+    if not tokenizer_path.exists():
+        bundle.tokenizer.backend_tokenizer.save(str(tokenizer_path))
+    return path
+
+
+def model_card(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """The JSON card of shipped weights (config, recipe, metrics, history)."""
+    path = Path(weights_dir) / f"{name}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no model card {path}")
+    return json.loads(path.read_text())
+
+
+def load_weights(name: str, weights_dir: Path = WEIGHTS_DIR, device: str | None = None):
+    """Load shipped weights strictly into a fresh model of the current config (mismatch → error)."""
+    from vlseg.clip import build_tiny_clip, pick_device
+
+    tensors, _ = load_checkpoint(Path(weights_dir) / f"{name}.safetensors", expected_config=expected_config(name))
+    bundle = build_tiny_clip()
+    bundle.model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+    bundle.model.eval()
+    return bundle.to(pick_device(device))
+
+
+def pretrained(name: str = "tiny-clip-shapes", device: str | None = None, retrain: bool = True):
+    """The trained model ``name``: shipped weights if they match the code, else trained from scratch."""
+    expected_config(name)  # unknown names fail here
+    for folder in (WEIGHTS_DIR, CACHE_DIR):
+        path = folder / f"{name}.safetensors"
+        if not path.is_file():
+            continue
+        try:
+            return load_weights(name, folder, device)
+        except CheckpointMismatchError as err:
+            warnings.warn(f"ignoring {path}: {err}", stacklevel=2)
+    if not retrain:
+        raise FileNotFoundError(f"no weights for {name!r} that match this code (looked in {WEIGHTS_DIR}, {CACHE_DIR})")
+    from vlseg.clip_training import ClipRecipe, train_and_ship
+
+    print(f"No weights for {name!r} match this version of the code: training them now with "
+          f"`python -m vlseg.train clip` (about 30 CPU minutes); they are cached in {CACHE_DIR}.")
+    train_and_ship(ClipRecipe(), out_dir=CACHE_DIR, device=device)
+    return load_weights(name, CACHE_DIR, device)

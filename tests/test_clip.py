@@ -1,0 +1,108 @@
+"""The CLIP bundle: transformers' CLIPModel with the accessors of the course."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from vlseg.clip import TINY_CLIP_SPEC, build_clip, build_tiny_clip
+from vlseg.data import generate_batch
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return build_tiny_clip(seed=0)
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return generate_batch(3, seed=0, split="val")
+
+
+def test_shapes_of_every_accessor(bundle, scenes):
+    pixels = bundle.pixel_values(scenes.images)
+    assert pixels.shape == (3, 3, 64, 64)
+    tokens = bundle.tokenize(scenes.captions)
+    D, C, T = TINY_CLIP_SPEC["projection_dim"], TINY_CLIP_SPEC["vision_width"], bundle.grid_size**2
+    with torch.no_grad():
+        assert bundle.image_embeds(pixels).shape == (3, D)
+        assert bundle.patch_tokens(pixels).shape == (3, T, D)
+        assert bundle.patch_tokens(pixels, projected=False).shape == (3, T, C)
+        hidden = bundle.vision_hidden_states(pixels)
+        assert len(hidden) == TINY_CLIP_SPEC["vision_layers"] + 1 and hidden[2].shape == (3, T + 1, C)
+        assert bundle.text_embeds(**tokens).shape == (3, D)
+        words, padding = bundle.word_features(**tokens)
+        assert words.shape == (3, tokens["input_ids"].shape[1], TINY_CLIP_SPEC["text_width"])
+        assert torch.equal(padding, tokens["attention_mask"] == 0)
+
+
+def test_patch_tokens_share_the_image_embedding_space(bundle, scenes):
+    """Projected patch tokens get CLIP's post-LayerNorm; on the CLS token that reproduces the image embedding."""
+    pixels = bundle.pixel_values(scenes.images)
+    with torch.no_grad():
+        image, patches = bundle.image_and_patch_embeds(pixels)
+        cls_hidden = bundle.vision_hidden_states(pixels)[-1][:, :1]
+        assert torch.allclose(image, bundle.image_embeds(pixels), atol=1e-5)
+        assert torch.allclose(bundle.project_patches(cls_hidden)[:, 0], image, atol=1e-5)
+        assert torch.allclose(patches, bundle.patch_tokens(pixels), atol=1e-5)
+
+
+def test_text_is_pooled_at_the_end_of_text_token(bundle):
+    tokens = bundle.tokenize(["a red circle.", "the lowest star left of the blue square"])
+    with torch.no_grad():
+        hidden = bundle.model.text_model(**tokens).last_hidden_state
+        eos = (tokens["input_ids"] == bundle.tokenizer.eos_token_id).int().argmax(dim=1)
+        expected = bundle.model.text_projection(hidden[torch.arange(2), eos])
+        assert torch.allclose(bundle.text_embeds(**tokens), expected, atol=1e-5)
+    assert int(eos[0]) < tokens["input_ids"].shape[1] - 1, "padding follows the short text"
+
+
+def test_bad_images_raise(bundle):
+    with pytest.raises(ValueError, match=r"\(B, H, W, 3\)"):
+        bundle.pixel_values(np.zeros((2, 3, 64, 64), dtype=np.uint8))
+    with pytest.raises(ValueError, match="takes 64×64"):
+        bundle.pixel_values(np.zeros((2, 32, 32, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        bundle.pixel_values(np.zeros((2, 64, 64, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="empty list of texts"):
+        bundle.tokenize([])
+
+
+def test_pil_images_go_through_the_image_processor(bundle):
+    from PIL import Image
+
+    image = Image.fromarray(generate_batch(1, image_size=100).images[0])
+    assert bundle.pixel_values([image]).shape == (1, 3, 64, 64)
+
+
+def test_hub_id_fails_fast_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="hf download openai/clip-vit-base-patch16"):
+        build_clip("openai/clip-vit-base-patch16")
+    assert time.perf_counter() - start < 30
+
+
+def test_local_folder_loads_through_the_hub_code_path(tmp_path, bundle):
+    """A folder saved with save_pretrained (the format of a hub snapshot) loads with build_clip."""
+    from transformers import CLIPTokenizerFast
+
+    bundle.model.save_pretrained(tmp_path)
+    bundle.image_processor.save_pretrained(tmp_path)
+    CLIPTokenizerFast(tokenizer_object=bundle.tokenizer.backend_tokenizer, bos_token="<|startoftext|>",
+                      eos_token="<|endoftext|>", pad_token="<|pad|>", unk_token="<|pad|>").save_pretrained(tmp_path)
+    loaded = build_clip(str(tmp_path), device="cpu")
+    with torch.no_grad():
+        a = loaded.encode_texts(["a red circle."])
+        b = bundle.encode_texts(["a red circle."])
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_normalisation_constants_match_the_data():
+    from vlseg.data import generate_batch
+
+    pixels = np.concatenate([generate_batch(512, seed=0, block=b).images for b in range(2)]).reshape(-1, 3) / 255.0
+    assert np.allclose(pixels.mean(0), TINY_CLIP_SPEC["image_mean"], atol=0.02)
+    assert np.allclose(pixels.std(0), TINY_CLIP_SPEC["image_std"], atol=0.02)

@@ -1,0 +1,78 @@
+"""The shipped tiny CLIP: strict loading, recorded metrics reproduced, targets met, mismatches refused."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from vlseg.clip_training import evaluate_zero_shot
+from vlseg.pretrained import WEIGHTS_DIR, expected_config, load_weights, model_card, pretrained
+
+NAME = "tiny-clip-shapes"
+
+
+@pytest.fixture(scope="module")
+def card():
+    return model_card(NAME)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return load_weights(NAME, device="cpu")
+
+
+def test_weights_are_small_and_safetensors():
+    files = list(WEIGHTS_DIR.iterdir())
+    assert not [f for f in files if f.suffix in {".pt", ".pth", ".bin", ".pkl"}]
+    assert sum(f.stat().st_size for f in files) < 20 * 2**20
+
+
+def test_card_records_how_it_was_made(card):
+    assert card["config"] == json.loads(json.dumps(expected_config(NAME)))
+    assert card["command"] == "python -m vlseg.train clip"
+    assert card["seed"] == card["recipe"]["seed"] and card["steps"] == card["recipe"]["steps"]
+    assert card["train_seconds"] > 0 and len(card["history"]) > 10
+
+
+def test_shipped_weights_load_strictly(bundle):
+    tensors, _ = load_checkpoint(WEIGHTS_DIR / f"{NAME}.safetensors")
+    assert set(tensors) == set(bundle.model.state_dict())
+
+
+def test_evaluation_reproduces_recorded_metrics(bundle, card):
+    metrics = evaluate_zero_shot(bundle, **card["eval"])
+    for key, recorded in card["metrics"].items():
+        assert metrics[key] == pytest.approx(recorded, abs=0.002), key
+
+
+def test_recorded_metrics_meet_the_course_targets(card):
+    assert card["metrics"]["top1_seen"] >= 0.95
+
+
+def test_checkpoint_from_another_config_is_refused(tmp_path, monkeypatch):
+    tensors, meta = load_checkpoint(WEIGHTS_DIR / f"{NAME}.safetensors")
+    meta["config"]["model"] = dict(meta["config"]["model"], vision_width=64)
+    save_checkpoint(tmp_path / f"{NAME}.safetensors", tensors, meta)
+    with pytest.raises(CheckpointMismatchError, match="vision_width: 64 in checkpoint, 96 expected|vision_width: 64 in checkpoint"):
+        load_weights(NAME, tmp_path)
+
+
+def test_pretrained_falls_back_when_weights_do_not_match(tmp_path, monkeypatch):
+    """With no matching weights anywhere, pretrained(retrain=False) says so instead of loading them."""
+    import vlseg.pretrained as P
+
+    tensors, meta = load_checkpoint(WEIGHTS_DIR / f"{NAME}.safetensors")
+    meta["config"]["tokenizer"] = "0000"
+    save_checkpoint(tmp_path / f"{NAME}.safetensors", tensors, meta)
+    monkeypatch.setattr(P, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(P, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(P, "shipped_tokenizer", lambda: __import__("vlseg.text", fromlist=["x"]).load_shapes_tokenizer(WEIGHTS_DIR / "shapes-bpe.json"))
+    with pytest.warns(UserWarning, match="ignoring"), pytest.raises(FileNotFoundError, match="no weights"):
+        P.pretrained(NAME, retrain=False)
+
+
+def test_unknown_name():
+    with pytest.raises(ValueError, match="unknown pretrained model"):
+        pretrained("big-clip")

@@ -1,0 +1,60 @@
+"""The ShapesWorld BPE tokenizer and text validation."""
+
+import json
+
+import pytest
+
+from vlseg.data import HELDOUT_CLASSES, generate_batch
+from vlseg.pretrained import shipped_tokenizer
+from vlseg.text import BOS, EOS, PAD, build_shapes_tokenizer, caption_corpus, check_texts
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return shipped_tokenizer()
+
+
+def test_special_token_ids(tokenizer):
+    assert tokenizer.convert_tokens_to_ids([BOS, EOS, PAD]) == [0, 1, 2]
+    assert tokenizer.eos_token_id != 2, "eos id 2 makes transformers' CLIP pool the highest token id"
+
+
+def test_round_trip(tokenizer):
+    captions = generate_batch(64, seed=11, split="val").captions + ["The Lowest RED circle, please!"]
+    encoded = tokenizer(captions)["input_ids"]
+    for text, ids in zip(captions, encoded):
+        assert ids[0] == 0 and ids[-1] == 1
+        assert tokenizer.decode(ids, skip_special_tokens=True).strip() == text.lower()
+
+
+def test_padding_and_truncation(tokenizer):
+    out = tokenizer(["a red circle.", "a photo of a small green ring and a large blue star."], padding=True)
+    assert len(out["input_ids"][0]) == len(out["input_ids"][1])
+    assert out["input_ids"][0][-1] == 2 and out["attention_mask"][0][-1] == 0
+    long = tokenizer(["red " * 100], truncation=True, max_length=32)["input_ids"][0]
+    assert len(long) == 32 and long[-1] == 1, "truncation keeps the end-of-text token"
+
+
+def test_whole_words_for_the_vocabulary(tokenizer):
+    for word in ["red", "circle", "diamond", "leftmost", "second"]:
+        assert len(tokenizer(word, add_special_tokens=False)["input_ids"]) == 1
+
+
+def test_bpe_training_is_deterministic():
+    corpus = caption_corpus(n_scenes=2000)
+    a = json.loads(build_shapes_tokenizer(corpus).backend_tokenizer.to_str())["model"]
+    b = json.loads(build_shapes_tokenizer(corpus).backend_tokenizer.to_str())["model"]
+    assert a["vocab"] == b["vocab"] and a["merges"] == b["merges"]
+
+
+def test_corpus_never_names_heldout_classes():
+    corpus = caption_corpus(n_scenes=2000)
+    assert not [t for t in corpus if any(name in t for name in HELDOUT_CLASSES)]
+
+
+def test_check_texts():
+    assert check_texts("a red circle") == ["a red circle"]
+    with pytest.raises(ValueError, match="empty list"):
+        check_texts([])
+    with pytest.raises(ValueError, match="text 1 is empty"):
+        check_texts(["a", "  "])
