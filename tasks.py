@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 VENDOR = ROOT / "book" / "_extra" / "vendor"
-NPM_PACKAGES = ["mathjax@3.2.2", "requirejs@2.3.7", "@jupyter-widgets/html-manager@1.0.13"]
+NPM_PACKAGES = ["mathjax@3.2.2", "requirejs@2.3.8", "@jupyter-widgets/html-manager@1.0.15"]
 
 
 def run(*cmd: str | Path, **kwargs) -> None:
@@ -62,7 +62,7 @@ def vendor_js() -> None:
     shutil.copytree(modules / "mathjax" / "es5", VENDOR / "mathjax")
     shutil.copy(modules / "requirejs" / "require.js", VENDOR / "require.min.js")
     for path in (modules / "@jupyter-widgets" / "html-manager" / "dist").iterdir():
-        if path.is_file():
+        if path.is_file() and path.suffix != ".map":
             shutil.copy(path, VENDOR / "html-manager" / path.name)
 
 

@@ -1,7 +1,8 @@
 """Data: ShapesWorld (procedural, the course's default) and loaders for real data sets."""
 
+from vlseg.data.dataset import ShapesWorldDataset, collate_scenes
 from vlseg.data.referring import ReferringExpression, referring_expressions
-from vlseg.data.shapes_world import Scene, SceneBatch, ShapeObject, ShapesWorld, generate_batch, single_object_scenes
+from vlseg.data.shapes_world import Scene, SceneBatch, ShapeObject, ShapesWorld, concat_batches, generate_batch, single_object_scenes
 from vlseg.data.vocabulary import (
     BACKGROUND,
     CLASS_NAMES,
@@ -31,8 +32,11 @@ __all__ = [
     "SceneBatch",
     "ShapeObject",
     "ShapesWorld",
+    "ShapesWorldDataset",
+    "collate_scenes",
     "class_index",
     "class_indices",
+    "concat_batches",
     "generate_batch",
     "single_object_scenes",
     "referring_expressions",

@@ -36,10 +36,10 @@ from vlseg.data.vocabulary import (
 
 SPLITS = ("train", "val", "test")
 
-# Object radius as a fraction of the image side, per size word. At 64×64 a small object spans
-# about 2.5×2.5 patches of 8 pixels and a large one about 4×4: enough patches for the patch-level
-# chapters.
-RADIUS_RANGE = {"small": (0.14, 0.18), "large": (0.22, 0.28)}
+# Object radius as a fraction of the image side, per size word. Shapes are drawn with similar areas
+# (2.3–3.2 R²), so at 64×64 even the smallest object covers about 4 patches of 8×8 pixels and a large
+# one 8–12: enough patches for the patch-level chapters.
+RADIUS_RANGE = {"small": (0.16, 0.19), "large": (0.24, 0.29)}
 MIN_VISIBLE_FRACTION = 0.6  # an object keeps at least this share of its own area after occlusion
 MAX_ROTATION_DEG = 12.0  # small jitter: keeps squares and diamonds apart
 
@@ -118,13 +118,13 @@ def _inside_shape(shape: str, x: np.ndarray, y: np.ndarray, radius: np.ndarray) 
         return x * x + y * y <= radius * radius
     if shape == "ring":
         r2 = x * x + y * y
-        return (r2 <= radius * radius) & (r2 >= (0.55 * radius) ** 2)
+        return (r2 <= radius * radius) & (r2 >= (0.5 * radius) ** 2)
     if shape == "square":
         return np.maximum(np.abs(x), np.abs(y)) <= 0.82 * radius
     if shape == "diamond":
         return np.abs(x) + np.abs(y) <= 1.1 * radius
     if shape == "cross":
-        arm = 0.34 * radius
+        arm = 0.4 * radius
         return ((np.abs(x) <= arm) & (np.abs(y) <= radius)) | ((np.abs(y) <= arm) & (np.abs(x) <= radius))
     r = np.sqrt(x * x + y * y)
     phi = np.arctan2(x, -y)  # 0 points up
@@ -132,12 +132,12 @@ def _inside_shape(shape: str, x: np.ndarray, y: np.ndarray, radius: np.ndarray) 
         # regular polygon with n sides: inside iff r·cos(angle to the nearest side normal) <= apothem
         sector = 2 * np.pi / 3
         local = np.mod(phi, sector) - sector / 2
-        return r * np.cos(local) <= radius * np.cos(np.pi / 3) * 1.15
+        return r * np.cos(local) <= radius * np.cos(np.pi / 3) * 1.35
     if shape == "star":
         # five points: the boundary radius goes linearly from outer to inner radius within each sector
         sector = 2 * np.pi / 5
         t = np.abs(np.mod(phi, sector) - sector / 2) / (sector / 2)  # 1 at a point, 0 between points
-        boundary = radius * (0.45 + 0.55 * t**1.5)
+        boundary = radius * (0.55 + 0.65 * t**1.5)
         return r <= boundary
     raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
 
@@ -161,20 +161,20 @@ def _sample_layout(
         radius = (lo + (hi - lo) * rng.random((n_scenes, max_objects))) * size
     centres = np.empty((n_scenes, max_objects, 2))
     todo = np.arange(n_scenes)
-    valid = np.arange(max_objects)[None, :] < n_objects[:, None]  # (N, M)
-    for _ in range(50):
+    for attempt in range(80):
+        valid = np.arange(max_objects)[None, :] < n_objects[todo][:, None]  # (n, M)
         margin = radius[todo] * 0.8
         centres[todo] = margin[..., None] + rng.random((len(todo), max_objects, 2)) * (size - 2 * margin[..., None])
         diff = centres[todo][:, :, None, :] - centres[todo][:, None, :, :]
         dist = np.hypot(diff[..., 0], diff[..., 1])  # (n, M, M)
-        min_dist = 0.75 * (radius[todo][:, :, None] + radius[todo][:, None, :])
-        pair_valid = valid[todo][:, :, None] & valid[todo][:, None, :] & ~np.eye(max_objects, dtype=bool)
+        min_dist = 0.7 * (radius[todo][:, :, None] + radius[todo][:, None, :])
+        pair_valid = valid[:, :, None] & valid[:, None, :] & ~np.eye(max_objects, dtype=bool)
         bad = ((dist < min_dist) & pair_valid).any(axis=(1, 2))
         todo = todo[bad]
         if len(todo) == 0:
             break
-    if len(todo):  # crowded scenes that never fitted: drop to one object (rare)
-        n_objects[todo] = 1
+        if attempt % 20 == 19:  # this many objects does not fit: drop the last one and keep trying
+            n_objects[todo] = np.maximum(1, n_objects[todo] - 1)
     return size_idx, radius, centres, n_objects
 
 
@@ -422,23 +422,35 @@ def heldout_mask(class_idx: np.ndarray) -> np.ndarray:
     return np.isin(class_idx, list(HELDOUT_INDICES))
 
 
-def single_object_scenes(
-    n_per_class: int, *, seed: int = 1234, split: str = "val", classes: tuple[str, ...] | list[str] | None = None, image_size: int = 64
-) -> tuple[SceneBatch, np.ndarray]:
-    """A class-balanced set of one-object scenes (the zero-shot validation set) and its labels (N,)."""
-    names = list(classes) if classes is not None else list(CLASS_NAMES)
-    batches = [
-        generate_batch(n_per_class, seed=seed, split=split, block=index, num_objects=(1, 1), classes=[name], image_size=image_size)
-        for index, name in zip(class_indices(names), names)
-    ]
-    merged = SceneBatch(
+def concat_batches(batches: list[SceneBatch]) -> SceneBatch:
+    """One batch from several (same image size)."""
+    if not batches:
+        raise ValueError("no batches to concatenate")
+    return SceneBatch(
         images=np.concatenate([b.images for b in batches]),
         semantic=np.concatenate([b.semantic for b in batches]),
         instance=np.concatenate([b.instance for b in batches]),
         objects=[o for b in batches for o in b.objects],
         captions=[c for b in batches for c in b.captions],
-        split=split,
-        seed=seed,
+        split=batches[0].split,
+        seed=batches[0].seed,
     )
+
+
+def single_object_scenes(
+    n_per_class: int,
+    *,
+    seed: int = 1234,
+    split: str = "val",
+    classes: tuple[str, ...] | list[str] | None = None,
+    image_size: int = 64,
+) -> tuple[SceneBatch, np.ndarray]:
+    """A class-balanced set of one-object scenes (the zero-shot validation set) and its labels (N,)."""
+    names = list(classes) if classes is not None else list(CLASS_NAMES)
+    merged = concat_batches([
+        generate_batch(n_per_class, seed=seed, split=split, block=index, num_objects=(1, 1), classes=[name],
+                       image_size=image_size)
+        for index, name in zip(class_indices(names), names)
+    ])
     labels = np.array([objs[0].class_index for objs in merged.objects])
     return merged, labels
