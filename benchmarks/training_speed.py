@@ -23,7 +23,9 @@ TIMED_STEPS = 10
 
 
 def steps_per_second(width: int, single_object: bool) -> tuple[float, int]:
-    spec = dict(clip.TINY_CLIP_SPEC, vision_width=width, text_width=width, projection_dim=width)
+    heads = width // 32  # 32-dimensional heads, as in the shipped model
+    spec = dict(clip.TINY_CLIP_SPEC, vision_width=width, text_width=width, projection_dim=width,
+                vision_heads=heads, text_heads=heads)
     torch.manual_seed(0)
     bundle = clip.build_tiny_clip()
     bundle.model = CLIPModel(clip.tiny_clip_config(spec))

@@ -15,7 +15,7 @@ from vlseg.data import (
     single_object_scenes,
 )
 from vlseg.data.referring import referring_expressions
-from vlseg.data.shapes_world import ShapeObject
+from vlseg.data.shapes_world import MAX_EXTENT, ShapeObject
 from vlseg.data.vocabulary import HELDOUT_INDICES
 
 
@@ -41,8 +41,8 @@ def test_masks_match_objects():
             assert region.sum() == obj.visible_pixels
             assert (scene.semantic[region] == obj.class_index + 1).all()
             ys, xs = np.nonzero(region)
-            # the visible pixels lie within the object's radius of its centre
-            assert np.hypot(xs + 0.5 - obj.cx, ys + 0.5 - obj.cy).max() <= obj.radius * 1.25
+            # the visible pixels lie within the shape's extent around its centre
+            assert np.hypot(xs + 0.5 - obj.cx, ys + 0.5 - obj.cy).max() <= obj.radius * MAX_EXTENT + 1e-6
         assert (scene.semantic[scene.instance == 0] == 0).all()
 
 

@@ -60,7 +60,9 @@ def test_checkpoint_from_another_config_is_refused(tmp_path, monkeypatch):
 
 def test_pretrained_falls_back_when_weights_do_not_match(tmp_path, monkeypatch):
     """With no matching weights anywhere, pretrained(retrain=False) says so instead of loading them."""
-    import vlseg.pretrained as P
+    import sys
+
+    P = sys.modules["vlseg.pretrained"]  # the module (vlseg.pretrained is also the name of the function)
 
     tensors, meta = load_checkpoint(WEIGHTS_DIR / f"{NAME}.safetensors")
     meta["config"]["tokenizer"] = "0000"

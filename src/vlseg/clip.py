@@ -5,7 +5,8 @@
 * ``"tiny-clip-shapes"`` – the course's tiny CLIP for 64×64 ShapesWorld images, randomly
   initialised (``vlseg.pretrained("tiny-clip-shapes")`` gives the trained one);
 * a hub id such as ``"openai/clip-vit-base-patch16"`` or a local folder saved with
-  ``save_pretrained`` – loaded with ``CLIPModel``, ``CLIPTokenizerFast`` and ``CLIPImageProcessor``.
+  ``save_pretrained`` – loaded with ``CLIPModel``, ``AutoTokenizer`` (``CLIPTokenizerFast`` for
+  OpenAI's checkpoints) and ``CLIPImageProcessor``.
 
 The encoders are ``transformers``' own ``CLIPModel``; nothing here re-implements them. What this
 module adds are the views of the model that segmentation needs:
@@ -271,12 +272,12 @@ def build_clip(name: str = TINY_CLIP_NAME, device: str | torch.device | None = N
     """
     if name == TINY_CLIP_NAME:
         return build_tiny_clip().to(pick_device(device))
-    from transformers import CLIPTokenizerFast
+    from transformers import AutoTokenizer  # CLIPTokenizerFast for OpenAI checkpoints
 
     local = Path(name).is_dir()
     try:
         model = CLIPModel.from_pretrained(name, local_files_only=True)
-        tokenizer = CLIPTokenizerFast.from_pretrained(name, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
         processor = CLIPImageProcessor.from_pretrained(name, local_files_only=True)
     except (OSError, ValueError) as err:
         if local or not _hub_reachable():
@@ -287,7 +288,7 @@ def build_clip(name: str = TINY_CLIP_NAME, device: str | torch.device | None = N
                 f"To stay offline use build_clip({TINY_CLIP_NAME!r}). Cause: {err}"
             ) from err
         model = CLIPModel.from_pretrained(name)
-        tokenizer = CLIPTokenizerFast.from_pretrained(name)
+        tokenizer = AutoTokenizer.from_pretrained(name)
         processor = CLIPImageProcessor.from_pretrained(name)
     if len(tokenizer) < 100:
         raise RuntimeError(

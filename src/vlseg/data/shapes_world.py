@@ -40,6 +40,7 @@ SPLITS = ("train", "val", "test")
 # (2.3–3.2 R²), so at 64×64 even the smallest object covers about 4 patches of 8×8 pixels and a large
 # one 8–12: enough patches for the patch-level chapters.
 RADIUS_RANGE = {"small": (0.16, 0.19), "large": (0.24, 0.29)}
+MAX_EXTENT = 1.35  # every shape lies within MAX_EXTENT × radius of its centre (the triangle's vertices)
 MIN_VISIBLE_FRACTION = 0.6  # an object keeps at least this share of its own area after occlusion
 MAX_ROTATION_DEG = 12.0  # small jitter: keeps squares and diamonds apart
 
@@ -54,7 +55,7 @@ class ShapeObject:
     size: str
     cx: float  # centre, in pixels from the left
     cy: float  # centre, in pixels from the top
-    radius: float
+    radius: float  # nominal size in pixels; the shape lies within MAX_EXTENT × radius of the centre
     visible_pixels: int
 
     @property
