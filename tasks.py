@@ -78,7 +78,7 @@ def test() -> None:
     ensure_venv()
     env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
     run(PY, "-m", "pytest", "-q", "tests", env=env)
-    run(PY, "-m", "pytest", "-q", "--nbval-lax", "--sanitize-with", "notebooks/nbval_sanitize.cfg",
+    run(PY, "-m", "pytest", "-q", "--nbval-lax", "--nbval-sanitize-with", "notebooks/nbval_sanitize.cfg",
         "-p", "no:cacheprovider", "notebooks", env=env)
 
 

@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, PreTrainedTokenizerBase
+from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerBase
 
 from vlseg.text import CONTEXT_LENGTH, check_texts
 
@@ -99,7 +99,7 @@ class ClipBundle:
     name: str
     model: CLIPModel
     tokenizer: PreTrainedTokenizerBase
-    image_processor: CLIPImageProcessor
+    image_processor: Any  # CLIPImageProcessor (or its PIL twin without torchvision)
 
     # ---- properties ------------------------------------------------------------------------------
     @property
@@ -227,10 +227,23 @@ class ClipBundle:
         return torch.nn.functional.normalize(embeds, dim=-1) if normalize else embeds
 
 
-def tiny_image_processor(spec: dict[str, Any] = TINY_CLIP_SPEC) -> CLIPImageProcessor:
+def image_processor_class() -> type:
+    """``CLIPImageProcessor`` where torchvision is installed, else its PIL twin (same maths, no warning)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is not None:
+        from transformers import CLIPImageProcessor
+
+        return CLIPImageProcessor
+    from transformers import CLIPImageProcessorPil
+
+    return CLIPImageProcessorPil
+
+
+def tiny_image_processor(spec: dict[str, Any] = TINY_CLIP_SPEC) -> Any:
     """The image processor of the tiny CLIP: resize the short side and crop to the input size, normalise."""
     size = spec["image_size"]
-    return CLIPImageProcessor(
+    return image_processor_class()(
         size={"shortest_edge": size},
         crop_size={"height": size, "width": size},
         image_mean=list(spec["image_mean"]),
@@ -278,7 +291,7 @@ def build_clip(name: str = TINY_CLIP_NAME, device: str | torch.device | None = N
     try:
         model = CLIPModel.from_pretrained(name, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
-        processor = CLIPImageProcessor.from_pretrained(name, local_files_only=True)
+        processor = image_processor_class().from_pretrained(name, local_files_only=True)
     except (OSError, ValueError) as err:
         if local or not _hub_reachable():
             raise RuntimeError(
@@ -289,7 +302,7 @@ def build_clip(name: str = TINY_CLIP_NAME, device: str | torch.device | None = N
             ) from err
         model = CLIPModel.from_pretrained(name)
         tokenizer = AutoTokenizer.from_pretrained(name)
-        processor = CLIPImageProcessor.from_pretrained(name)
+        processor = image_processor_class().from_pretrained(name)
     if len(tokenizer) < 100:
         raise RuntimeError(
             f"the tokenizer of {name!r} has only {len(tokenizer)} tokens: its vocabulary files are missing "
