@@ -1,0 +1,103 @@
+r"""Segmentation metrics.
+
+**Semantic segmentation (mIoU, mmsegmentation convention).** Over the whole evaluation set, accumulate per
+class :math:`c` the intersection :math:`I_c` and union :math:`U_c` of predicted and true pixels, ignoring pixels
+labelled ``ignore_index``; then :math:`\mathrm{IoU}_c = \sum I_c / \sum U_c` and mIoU is the mean over the
+classes with :math:`U_c > 0` (a nan-mean: classes absent from both prediction and ground truth do not count).
+Per-image averaging would weigh small images like large ones; this convention does not.
+
+**Referring segmentation.** One binary mask per expression. ``mIoU`` is the mean of per-expression IoUs
+(what CRIS reports as "IoU"), ``oIoU`` the total intersection over the total union (what most later papers
+report), and ``prec@X`` the fraction of expressions with IoU > X.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def _check_label_maps(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int) -> tuple[Tensor, Tensor]:
+    pred, target = torch.as_tensor(pred), torch.as_tensor(target)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape")
+    if pred.is_floating_point() or target.is_floating_point():
+        raise ValueError("pred and target must be integer label maps (take the argmax of logits first)")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    valid = target != ignore_index
+    for name, labels in (("pred", pred[valid]), ("target", target[valid])):
+        if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f"{name} has labels outside [0, {num_classes}) (other than ignore_index={ignore_index})")
+    return pred, target
+
+
+def intersection_and_union(
+    pred: Tensor, target: Tensor, num_classes: int, ignore_index: int = 255
+) -> tuple[Tensor, Tensor]:
+    """Per-class pixel counts of intersection and union, (K,) each, by three bincounts (no loop over pixels)."""
+    pred, target = _check_label_maps(pred, target, num_classes, ignore_index)
+    valid = target != ignore_index
+    pred, target = pred[valid].long(), target[valid].long()  # (P,)
+    intersection = torch.bincount(target[pred == target], minlength=num_classes)
+    area_pred = torch.bincount(pred, minlength=num_classes)
+    area_target = torch.bincount(target, minlength=num_classes)
+    return intersection, area_pred + area_target - intersection
+
+
+def iou_from_counts(intersection: Tensor, union: Tensor) -> tuple[float, Tensor]:
+    """(mIoU, per-class IoU) from accumulated counts; nan for classes with an empty union."""
+    iou = intersection.double() / union.double()
+    iou[union == 0] = float("nan")
+    present = ~torch.isnan(iou)
+    miou = float(iou[present].mean()) if present.any() else float("nan")
+    return miou, iou
+
+
+def mean_iou(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int = 255) -> tuple[float, Tensor]:
+    """mIoU of integer label maps of equal shape (any shape, e.g. (N, H, W)); also the (K,) per-class IoU."""
+    return iou_from_counts(*intersection_and_union(pred, target, num_classes, ignore_index))
+
+
+class IoUAccumulator:
+    """Streaming mIoU: ``update`` batch after batch, ``compute`` at the end (same result as one big call)."""
+
+    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.intersection = torch.zeros(num_classes, dtype=torch.long)
+        self.union = torch.zeros(num_classes, dtype=torch.long)
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        intersection, union = intersection_and_union(pred, target, self.num_classes, self.ignore_index)
+        self.intersection += intersection.cpu()
+        self.union += union.cpu()
+
+    def compute(self) -> tuple[float, Tensor]:
+        return iou_from_counts(self.intersection, self.union)
+
+
+PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def referring_metrics(pred_masks: Tensor, gt_masks: Tensor) -> dict[str, float]:
+    """mIoU, oIoU and prec@0.5…0.9 of boolean masks (N, H, W), one per expression; fractions in [0, 1].
+
+    An expression whose prediction and ground truth are both empty counts as IoU 1 (nothing to find, nothing found).
+    """
+    pred_masks, gt_masks = torch.as_tensor(pred_masks), torch.as_tensor(gt_masks)
+    if pred_masks.shape != gt_masks.shape or pred_masks.ndim != 3:
+        raise ValueError(
+            f"pred_masks {tuple(pred_masks.shape)} and gt_masks {tuple(gt_masks.shape)} must both be (N, H, W)"
+        )
+    if pred_masks.dtype != torch.bool or gt_masks.dtype != torch.bool:
+        raise ValueError("pred_masks and gt_masks must be boolean (threshold the probabilities first)")
+    if len(pred_masks) == 0:
+        raise ValueError("no expressions to score")
+    intersection = (pred_masks & gt_masks).flatten(1).sum(1).double()  # (N,)
+    union = (pred_masks | gt_masks).flatten(1).sum(1).double()  # (N,)
+    iou = torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))
+    out = {"mIoU": float(iou.mean()), "oIoU": float(intersection.sum() / union.sum()) if union.sum() > 0 else 1.0}
+    for threshold in PRECISION_THRESHOLDS:
+        out[f"prec@{threshold}"] = float((iou > threshold).double().mean())
+    return out
