@@ -90,3 +90,20 @@ def test_non_finite_loss_stops_training():
     model = nn.Linear(2, 1)
     with pytest.raises(FloatingPointError, match="step 0"):
         fit(model, lambda step: {"loss": model.weight.sum() * float("nan")}, TrainConfig(steps=3, device="cpu"), progress=False)
+
+
+def test_training_time_excludes_evaluation(monkeypatch):
+    """A fake clock that only moves during evaluation: the recorded training time must stay 0."""
+    import vlseg.train as train_module
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(train_module.time, "perf_counter", lambda: clock["now"])
+
+    def slow_eval():
+        clock["now"] += 100.0
+        return {"score": 1.0}
+
+    model, step_fn = _regression_problem()
+    result = fit(model, step_fn, TrainConfig(steps=4, device="cpu"), progress=False, eval_fn=slow_eval, eval_every=2)
+    assert [row["step"] for row in result.evals] == [2, 4]
+    assert result.seconds == 0.0

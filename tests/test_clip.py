@@ -104,3 +104,10 @@ def test_normalisation_constants_match_the_data():
     pixels = np.concatenate([generate_batch(512, seed=0, block=b).images for b in range(2)]).reshape(-1, 3) / 255.0
     assert np.allclose(pixels.mean(0), TINY_CLIP_SPEC["image_mean"], atol=0.02)
     assert np.allclose(pixels.std(0), TINY_CLIP_SPEC["image_std"], atol=0.02)
+
+
+def test_resize_true_sends_other_sizes_through_the_processor(bundle):
+    images = generate_batch(2, image_size=100).images
+    pixels = bundle.pixel_values(images, resize=True)
+    assert pixels.shape == (2, 3, 64, 64)
+    assert torch.allclose(pixels, bundle.pixel_values(list(images)))

@@ -128,12 +128,14 @@ class ClipBundle:
         return self
 
     # ---- inputs ----------------------------------------------------------------------------------
-    def pixel_values(self, images: Any) -> torch.Tensor:
+    def pixel_values(self, images: Any, resize: bool = False) -> torch.Tensor:
         """Images → normalised ``pixel_values`` (B, 3, S, S) on the model's device.
 
         Accepts a uint8 array/tensor (B, H, W, 3) or (H, W, 3) of the model's input size (the fast
         path, used for ShapesWorld), or a list of PIL images / arrays of any size, which go through
-        the ``CLIPImageProcessor`` (resize and crop as the model was trained).
+        the ``CLIPImageProcessor`` (resize and crop as the model was trained). With ``resize=True``
+        an array of another size also goes through the processor (e.g. 64×64 scenes for a 224×224
+        hub CLIP) instead of raising.
         """
         if isinstance(images, (list, tuple)):
             if not images:
@@ -144,6 +146,8 @@ class ClipBundle:
         if tensor.ndim == 3:
             tensor = tensor[None]
         size = self.image_size
+        if resize and tensor.ndim == 4 and tuple(tensor.shape[1:3]) != (size, size):
+            return self.pixel_values([image.numpy() for image in tensor.cpu()])
         if tensor.ndim != 4 or tensor.shape[-1] != 3:
             raise ValueError(
                 f"images must be (B, H, W, 3) or (H, W, 3) uint8 with RGB last; got shape {tuple(tensor.shape)}"
@@ -151,7 +155,7 @@ class ClipBundle:
         if tuple(tensor.shape[1:3]) != (size, size):
             raise ValueError(
                 f"images are {tuple(tensor.shape[1:3])} pixels but {self.name} takes {size}×{size}; "
-                "pass a list of PIL images to resize them with the image processor"
+                "pass resize=True (or a list of PIL images) to resize them with the image processor"
             )
         if tensor.dtype != torch.uint8:
             raise ValueError(f"images must be uint8 (0–255); got {tensor.dtype}")

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
 from vlseg.data import CLASS_NAMES, concat_batches, generate_batch, single_object_scenes
-from vlseg.data.vocabulary import HELDOUT_INDICES
+from vlseg.data.shapes_world import heldout_mask
 from vlseg.losses import clip_loss, infonce_mi_lower_bound
 from vlseg.train import TrainConfig, TrainResult, fit
 from vlseg.zeroshot import predict, top1_accuracy
@@ -120,7 +120,7 @@ def evaluate_zero_shot(bundle: ClipBundle, n_per_class: int = 20, seed: int = 12
     """
     scenes, targets = single_object_scenes(n_per_class, seed=seed, split="val")
     predictions = predict(bundle, scenes.images, list(CLASS_NAMES)).numpy()
-    heldout = np.isin(targets, list(HELDOUT_INDICES))
+    heldout = heldout_mask(targets)
     return {
         "top1_seen": top1_accuracy(torch.as_tensor(predictions[~heldout]), torch.as_tensor(targets[~heldout])),
         "top1_heldout": top1_accuracy(torch.as_tensor(predictions[heldout]), torch.as_tensor(targets[heldout])),

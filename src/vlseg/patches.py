@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vlseg.zeroshot import zero_shot_logits
+
 
 def patch_labels(
     semantic: Tensor, patch_size: int, *, min_fraction: float = 0.5, ignore_index: int = 255, num_labels: int = 256
@@ -55,7 +57,8 @@ def patch_logits(patch_embeds: Tensor, class_embeds: Tensor) -> Tensor:
             f"expected patch_embeds (B, T, D) and class_embeds (K, D); got {tuple(patch_embeds.shape)} and "
             f"{tuple(class_embeds.shape)}"
         )
-    return F.normalize(patch_embeds, dim=-1) @ F.normalize(class_embeds, dim=-1).t()
+    batch, tokens, dim = patch_embeds.shape
+    return zero_shot_logits(patch_embeds.reshape(batch * tokens, dim), class_embeds).view(batch, tokens, -1)
 
 
 def logits_to_pixels(logits: Tensor, image_size: int | tuple[int, int]) -> Tensor:

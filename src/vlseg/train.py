@@ -152,8 +152,8 @@ def fit(
         )
 
     bar = tqdm(range(start, config.steps), desc=desc, disable=not progress, initial=start, total=config.steps)
-    tic = time.perf_counter()
     for step in bar:
+        tic = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = config.lr * lr_factor(step, config)
         with autocast_for(device):
@@ -166,25 +166,21 @@ def fit(
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
         optimizer.step()
+        result.seconds += time.perf_counter() - tic  # training time: steps only, not logging/eval/checkpoints
         if step % config.log_every == 0 or step == config.steps - 1:
             row = {"step": step, "lr": optimizer.param_groups[0]["lr"]}
             row |= {k: float(v.detach().float()) if isinstance(v, Tensor) else float(v) for k, v in logs.items()}
             result.history.append(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}")
         if eval_fn is not None and eval_every and ((step + 1) % eval_every == 0 or step == config.steps - 1):
-            result.seconds += time.perf_counter() - tic
             module.eval()
             with torch.no_grad():
                 scores = eval_fn()
             module.train()
             result.evals.append({"step": step + 1, "seconds": round(result.seconds, 2)} | scores)
-            tic = time.perf_counter()
         if checkpoint_path is not None and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
-            result.seconds += time.perf_counter() - tic
-            tic = time.perf_counter()
             write_checkpoint(step + 1)
     bar.close()
-    result.seconds += time.perf_counter() - tic
     result.steps = config.steps
     module.eval()
     if checkpoint_path is not None:

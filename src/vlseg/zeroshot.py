@@ -72,10 +72,7 @@ def predict(
     class_embeds = class_text_embeds(bundle, class_names, templates)
     predictions = []
     for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        if chunk.shape[1] != bundle.image_size:  # e.g. 64×64 scenes for a 224×224 hub CLIP: let its processor resize
-            chunk = [np.asarray(image) for image in chunk]
-        image_embeds = bundle.image_embeds(bundle.pixel_values(chunk))
+        image_embeds = bundle.image_embeds(bundle.pixel_values(images[start : start + batch_size], resize=True))
         predictions.append(zero_shot_logits(image_embeds, class_embeds).argmax(dim=-1).cpu())
     return torch.cat(predictions)
 

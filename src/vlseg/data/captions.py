@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vlseg.data.referring import noun_phrase
 from vlseg.data.vocabulary import HELDOUT_INDICES
 
 if TYPE_CHECKING:
@@ -44,9 +45,8 @@ RELATION_TEMPLATES = (
 def describe(obj: "ShapeObject", rng: np.random.Generator, hide_heldout: bool) -> str:
     """A noun phrase for one object, e.g. "small red circle", "blue star", "red shape"."""
     if hide_heldout and obj.class_index in HELDOUT_INDICES:
-        return f"{obj.colour} shape" if rng.random() < 0.5 else obj.shape
-    size = f"{obj.size} " if rng.random() < 0.35 else ""
-    return f"{size}{obj.colour} {obj.shape}"
+        return noun_phrase(obj, ("colour",) if rng.random() < 0.5 else ("shape",))
+    return noun_phrase(obj, ("size", "colour", "shape") if rng.random() < 0.35 else ("colour", "shape"))
 
 
 def with_article(phrase: str) -> str:

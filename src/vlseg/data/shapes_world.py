@@ -32,6 +32,8 @@ from vlseg.data.vocabulary import (
     SHAPES,
     SIZES,
     class_indices,
+    colour_of,
+    shape_of,
 )
 
 SPLITS = ("train", "val", "test")
@@ -335,8 +337,8 @@ def generate_batch(
         scene_objects = [
             ShapeObject(
                 class_index=int(cls[i, m]),
-                colour=list(COLOURS)[cls[i, m] // n_shapes],
-                shape=SHAPES[cls[i, m] % n_shapes],
+                colour=colour_of(cls[i, m]),
+                shape=shape_of(cls[i, m]),
                 size=SIZES[size_idx[i, m]],
                 cx=float(centres[i, m, 0]),
                 cy=float(centres[i, m, 1]),
