@@ -58,3 +58,14 @@ def test_patch_logits_and_upsampling():
         logits_to_pixels(torch.zeros(1, 15, 2), 64)
     with pytest.raises(ValueError, match=r"\(B, T, D\)"):
         patch_logits(torch.zeros(2, 4), classes)
+
+
+def test_pixel_patches_match_the_vit_patch_order():
+    pixel_values = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)
+    from vlseg.patches import pixel_patches
+
+    patches = pixel_patches(pixel_values, 2)  # (2, 4, 12)
+    assert patches.shape == (2, 4, 12)
+    # patch 1 is the top-right 2×2 block; its first three values are channel 0's pixels (0, 2), (0, 3), (1, 2)
+    assert patches[0, 1, :3].tolist() == [2.0, 3.0, 6.0]
+    assert torch.equal(patches[1, 2, 4:8], pixel_values[1, 1, 2:4, 0:2].flatten())

@@ -72,3 +72,15 @@ def logits_to_pixels(logits: Tensor, image_size: int | tuple[int, int]) -> Tenso
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     maps = logits.transpose(1, 2).reshape(batch, classes, grid, grid)  # (B, K, G, G)
     return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)  # (B, K, H, W)
+
+
+def pixel_patches(pixel_values: Tensor, patch_size: int) -> Tensor:
+    """The raw input of a ViT's patch embedding: (B, 3, S, S) → (B, T, 3·P·P), patches in row-major grid order."""
+    if pixel_values.ndim != 4:
+        raise ValueError(f"pixel_values must be (B, C, S, S); got {tuple(pixel_values.shape)}")
+    batch, channels, height, width = pixel_values.shape
+    if height % patch_size or width % patch_size:
+        raise ValueError(f"image size {height}×{width} is not a multiple of the patch size {patch_size}")
+    grid_h, grid_w = height // patch_size, width // patch_size
+    patches = pixel_values.reshape(batch, channels, grid_h, patch_size, grid_w, patch_size)
+    return patches.permute(0, 2, 4, 1, 3, 5).reshape(batch, grid_h * grid_w, channels * patch_size**2)

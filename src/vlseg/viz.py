@@ -118,3 +118,54 @@ def plot_training(history_steps: np.ndarray, loss: np.ndarray, mi_bound: np.ndar
     axes[1].set_ylabel("MI lower bound (nats)")
     axes[1].legend(loc="lower right")
     return axes
+
+
+def colorize_classes(class_map: np.ndarray) -> np.ndarray:
+    """(H, W) class indices (0 … K − 1, ``IGNORE_INDEX`` for ignored) → picture in the semantic palette."""
+    class_map = np.asarray(class_map).astype(np.int64)
+    return colorize(np.where(class_map == IGNORE_INDEX, IGNORE_INDEX, class_map + 1))
+
+
+def draw_patch_grid(ax: plt.Axes, image_size: int, patch_size: int, colour: str = "white", alpha: float = 0.35) -> None:
+    """Thin lines on the patch boundaries of a ViT over an ``image_size`` picture."""
+    for edge in np.arange(patch_size, image_size, patch_size) - 0.5:
+        ax.axhline(edge, color=colour, lw=0.5, alpha=alpha)
+        ax.axvline(edge, color=colour, lw=0.5, alpha=alpha)
+
+
+def segmentation_grid(images: np.ndarray, columns: dict[str, np.ndarray], width: float = 1.9):
+    """One row per image: the image, then one class-index map per named column (ground truth, predictions …).
+
+    Maps smaller than the image (e.g. one label per patch) are drawn stretched over it.
+    """
+    rows, names = len(images), list(columns)
+    fig, axes = plt.subplots(rows, 1 + len(names), figsize=((1 + len(names)) * width, rows * width), squeeze=False)
+    size = images.shape[1]
+    for row in range(rows):
+        axes[row, 0].imshow(images[row])
+        for col, name in enumerate(names, start=1):
+            axes[row, col].imshow(colorize_classes(columns[name][row]), extent=(-0.5, size - 0.5, size - 0.5, -0.5),
+                                  interpolation="nearest")
+        for col, title in enumerate(["image"] + names):
+            axes[row, col].set_xticks([])
+            axes[row, col].set_yticks([])
+            if row == 0:
+                axes[row, col].set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], ax: plt.Axes | None = None, title: str = ""):
+    """ROC curves ``{name: (fpr, tpr, auc)}`` with the chance diagonal."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    for name, (fpr, tpr, auc) in curves.items():
+        ax.plot(np.asarray(fpr), np.asarray(tpr), lw=1.3, label=f"{name} ({auc:.2f})")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=7, loc="lower right", title="encoder (AUC)", title_fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

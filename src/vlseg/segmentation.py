@@ -1,0 +1,118 @@
+"""Zero-shot semantic segmentation from patch embeddings, and its evaluation.
+
+The recipe of PACL's inference (and of every training-free baseline in chapter 02):
+
+1. embed every class name with the prompt templates (ensemble) → ``class_embeds`` (K, D);
+2. embed every patch of the image → ``patch_embeds`` (B, T, D) — *how* is the only thing methods differ in;
+3. cosine of every patch with every class → (B, T, K); bilinear upsampling to pixels → (B, K, H, W); argmax.
+
+**Evaluation protocol** (as PACL's VOC-20 numbers): the candidates are the K class names only, there is no
+"background" class, and background pixels are ignored in the score — they carry label ``ignore_index``.
+Two scores: **patch accuracy** (argmax per patch against the majority label of the patch, the paper's Table 1)
+and **mIoU** over pixels (mmsegmentation convention, :mod:`vlseg.metrics`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from vlseg.clip import ClipBundle
+from vlseg.data.vocabulary import BACKGROUND, IGNORE_INDEX
+from vlseg.dense import dense_patch_embeds
+from vlseg.metrics import IoUAccumulator
+from vlseg.patches import logits_to_pixels, patch_labels, patch_logits
+from vlseg.zeroshot import PROMPT_TEMPLATES, class_text_embeds
+
+PatchEmbedFn = Callable[[Tensor], Tensor]  # pixel_values (B, 3, S, S) → patch embeddings (B, T, D)
+
+
+def class_targets(semantic: np.ndarray | Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """ShapesWorld semantic masks (0 = background, c + 1 = class c) → class-index maps, background ignored."""
+    semantic = torch.as_tensor(semantic).long()
+    return torch.where((semantic == BACKGROUND) | (semantic == ignore_index), ignore_index, semantic - 1)
+
+
+def patch_targets(targets: Tensor, bundle: ClipBundle, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Class-index maps (N, H, W) → one label per patch of the model's grid (N, G, G) (majority rule)."""
+    size = bundle.image_size
+    if tuple(targets.shape[-2:]) != (size, size):  # masks of another size: bring them to the model's input size
+        targets = F.interpolate(targets[:, None].float(), size=(size, size), mode="nearest")[:, 0].long()
+    return patch_labels(targets, bundle.patch_size, ignore_index=ignore_index)
+
+
+@dataclass
+class SegmentationResult:
+    """What :func:`evaluate_segmentation` measured, with the predictions it made."""
+
+    patch_accuracy: float
+    miou: float
+    per_class_iou: Tensor  # (K,), nan for classes absent from prediction and ground truth
+    patch_predictions: Tensor  # (N, G, G) class index per patch
+    pixel_predictions: Tensor  # (N, H, W) class index per pixel
+
+    def group_miou(self, class_indices: Sequence[int]) -> float:
+        """mIoU over a subset of classes (e.g. the held-out ones): nan-mean of their IoUs."""
+        return float(self.per_class_iou[list(class_indices)].nanmean())
+
+
+@torch.no_grad()
+def segment(
+    patch_embeds: Tensor, class_embeds: Tensor, image_size: int | tuple[int, int]
+) -> tuple[Tensor, Tensor]:
+    """Patch embeddings (B, T, D) and class embeddings (K, D) → patch argmax (B, T) and pixel argmax (B, H, W)."""
+    logits = patch_logits(patch_embeds, class_embeds)  # (B, T, K)
+    return logits.argmax(-1), logits_to_pixels(logits, image_size).argmax(1)
+
+
+@torch.no_grad()
+def evaluate_segmentation(
+    bundle: ClipBundle,
+    images: np.ndarray,
+    targets: Tensor,
+    class_names: Sequence[str],
+    *,
+    method: str = "clip",
+    patch_embed_fn: PatchEmbedFn | None = None,
+    templates: Sequence[str] = PROMPT_TEMPLATES,
+    batch_size: int = 256,
+    ignore_index: int = IGNORE_INDEX,
+    progress: bool = True,
+) -> SegmentationResult:
+    """Zero-shot segmentation of ``images`` (N, H, W, 3) uint8 scored against ``targets`` (N, H, W).
+
+    ``targets`` hold indices into ``class_names`` (``ignore_index`` elsewhere). Patch embeddings come from
+    ``patch_embed_fn(pixel_values)`` if given, else from the frozen CLIP with ``method``
+    (``"clip"``, ``"maskclip"``, ``"clearclip"``, see :mod:`vlseg.dense`).
+    """
+    targets = torch.as_tensor(targets).long()
+    if targets.ndim != 3 or tuple(targets.shape) != tuple(np.shape(images)[:3]):
+        raise ValueError(
+            f"targets must be (N, H, W) matching images (N, H, W, 3); got {tuple(targets.shape)} and {np.shape(images)}"
+        )
+    embed = patch_embed_fn or (lambda pixel_values: dense_patch_embeds(bundle, pixel_values, method))
+    class_embeds = class_text_embeds(bundle, class_names, templates)  # (K, D)
+    grid_targets = patch_targets(targets, bundle, ignore_index).flatten(1)  # (N, G*G)
+    accumulator = IoUAccumulator(len(class_names), ignore_index)
+    patch_preds, pixel_preds = [], []
+    starts = range(0, len(images), batch_size)
+    for start in tqdm(starts, desc=f"segmenting ({method if patch_embed_fn is None else 'custom'})", disable=not progress):
+        pixel_values = bundle.pixel_values(images[start : start + batch_size], resize=True)
+        patch_pred, pixel_pred = segment(embed(pixel_values), class_embeds, tuple(targets.shape[-2:]))
+        accumulator.update(pixel_pred.cpu(), targets[start : start + batch_size])
+        patch_preds.append(patch_pred.cpu())
+        pixel_preds.append(pixel_pred.cpu().to(torch.int16))
+    patch_pred = torch.cat(patch_preds)  # (N, G*G)
+    scored = grid_targets != ignore_index
+    if not scored.any():
+        raise ValueError("no patch has a clear class label: nothing to score (are all pixels ignore_index?)")
+    accuracy = float((patch_pred[scored] == grid_targets[scored]).float().mean())
+    miou, per_class = accumulator.compute()
+    grid = bundle.grid_size
+    return SegmentationResult(accuracy, miou, per_class, patch_pred.view(-1, grid, grid), torch.cat(pixel_preds))
