@@ -69,3 +69,15 @@ def test_pixel_patches_match_the_vit_patch_order():
     # patch 1 is the top-right 2×2 block; its first three values are channel 0's pixels (0, 2), (0, 3), (1, 2)
     assert patches[0, 1, :3].tolist() == [2.0, 3.0, 6.0]
     assert torch.equal(patches[1, 2, 4:8], pixel_values[1, 1, 2:4, 0:2].flatten())
+
+
+def test_segment_with_a_background_threshold():
+    from vlseg.segmentation import query_maps, segment
+
+    class_embeds = torch.eye(3, 4)  # three classes along the first three axes
+    patch_embeds = torch.tensor([[[1.0, 0, 0, 0], [0, 0, 0, 1.0], [0, 2.0, 0, 0], [0, 0, 1.0, 0.2]]])  # (1, 4, 4)
+    patches, pixels = segment(patch_embeds, class_embeds, 4)
+    assert patches.tolist() == [[0, 0, 1, 2]]  # patch 1 is orthogonal to every class: argmax picks the first
+    patches, pixels = segment(patch_embeds, class_embeds, 4, background_threshold=0.5)
+    assert patches.tolist() == [[0, 3, 1, 2]] and pixels.shape == (1, 4, 4)  # 3 = background
+    assert query_maps(patch_embeds, class_embeds, 8).shape == (1, 3, 8, 8)

@@ -64,11 +64,28 @@ class SegmentationResult:
 
 @torch.no_grad()
 def segment(
-    patch_embeds: Tensor, class_embeds: Tensor, image_size: int | tuple[int, int]
+    patch_embeds: Tensor, class_embeds: Tensor, image_size: int | tuple[int, int], background_threshold: float | None = None
 ) -> tuple[Tensor, Tensor]:
-    """Patch embeddings (B, T, D) and class embeddings (K, D) → patch argmax (B, T) and pixel argmax (B, H, W)."""
+    """Patch embeddings (B, T, D) and class embeddings (K, D) → patch argmax (B, T) and pixel argmax (B, H, W).
+
+    With ``background_threshold``, a patch or pixel whose best cosine stays below it gets label K ("background",
+    one past the last class) instead of a class: the optional background of PACL's inference.
+    """
     logits = patch_logits(patch_embeds, class_embeds)  # (B, T, K)
-    return logits.argmax(-1), logits_to_pixels(logits, image_size).argmax(1)
+    pixel_logits = logits_to_pixels(logits, image_size)  # (B, K, H, W)
+    patch_best, patch_pred = logits.max(-1)
+    pixel_best, pixel_pred = pixel_logits.max(1)
+    if background_threshold is not None:
+        background = class_embeds.shape[0]
+        patch_pred = torch.where(patch_best < background_threshold, background, patch_pred)
+        pixel_pred = torch.where(pixel_best < background_threshold, background, pixel_pred)
+    return patch_pred, pixel_pred
+
+
+@torch.no_grad()
+def query_maps(patch_embeds: Tensor, text_embeds: Tensor, image_size: int | tuple[int, int]) -> Tensor:
+    """Free-text queries: cosine of every patch with every text, upsampled. (B, T, D), (Q, D) → (B, Q, H, W)."""
+    return logits_to_pixels(patch_logits(patch_embeds, text_embeds), image_size)
 
 
 @torch.no_grad()

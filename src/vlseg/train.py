@@ -14,6 +14,7 @@
 Command line (each trains one shipped model with its documented recipe)::
 
     python -m vlseg.train clip          # the tiny ShapesWorld CLIP -> src/vlseg/weights/
+    python -m vlseg.train pacl          # PACL's vision embedder on the frozen tiny CLIP -> src/vlseg/weights/
 """
 
 from __future__ import annotations
@@ -79,13 +80,20 @@ def lr_factor(step: int, config: TrainConfig) -> float:
 
 
 def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices only (not on biases, norms, scales)."""
-    decay, no_decay = [], []
+    """AdamW; weight decay on matrices only (not on biases, norms, scales).
+
+    A parameter with an attribute ``lr_scale`` (e.g. a fine-tuned backbone at 0.1) trains at that multiple of the
+    learning rate; :func:`fit` keeps the ratio through warm-up and decay.
+    """
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
     for param in module.parameters():
         if param.requires_grad:
-            (decay if param.ndim >= 2 else no_decay).append(param)
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
+            groups.setdefault((param.ndim >= 2, float(getattr(param, "lr_scale", 1.0))), []).append(param)
+    param_groups = [
+        {"params": params, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": scale, "lr": config.lr * scale}
+        for (decay, scale), params in sorted(groups.items(), key=lambda item: (not item[0][0], -item[0][1]))
+    ]
+    return torch.optim.AdamW(param_groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
 
 
 def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
@@ -155,7 +163,7 @@ def fit(
     for step in bar:
         tic = time.perf_counter()
         for group in optimizer.param_groups:
-            group["lr"] = config.lr * lr_factor(step, config)
+            group["lr"] = config.lr * lr_factor(step, config) * group.get("lr_scale", 1.0)
         with autocast_for(device):
             logs = step_fn(step)
         loss = logs["loss"]
@@ -195,7 +203,16 @@ def main(argv: list[str] | None = None) -> None:
     clip_parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
     clip_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
     clip_parser.add_argument("--device", default=None)
+    pacl_parser = sub.add_parser("pacl", help="train PACL's vision embedder on the frozen tiny CLIP and ship it")
+    pacl_parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
+    pacl_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
+    pacl_parser.add_argument("--device", default=None)
     args = parser.parse_args(argv)
+    if args.model == "pacl":
+        from vlseg.pacl_training import PaclRecipe, train_and_ship_pacl
+
+        recipe = PaclRecipe() if args.steps is None else PaclRecipe(steps=args.steps)
+        train_and_ship_pacl(recipe, out_dir=args.out, device=args.device)
     if args.model == "clip":
         from vlseg.clip_training import ClipRecipe, train_and_ship
 

@@ -169,3 +169,28 @@ def plot_roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], ax:
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def overlay_maps(image: np.ndarray, maps: np.ndarray, titles: Sequence[str], *, cmap: str = "magma",
+                 alpha: float = 0.6, width: float = 2.0, vmin: float | None = None, vmax: float | None = None,
+                 fig_title: str = ""):
+    """The image, then each (h, w) map (patch weights, similarities …) stretched over it, one panel per title."""
+    import textwrap
+
+    maps = np.asarray(maps)
+    fig, axes = plt.subplots(1, 1 + len(maps), figsize=((1 + len(maps)) * width, width + 0.5), squeeze=False)
+    size = image.shape[0]
+    axes[0, 0].imshow(image)
+    axes[0, 0].set_title("image", fontsize=8)
+    for ax, heat, title in zip(axes[0, 1:], maps, titles):
+        ax.imshow(image)
+        ax.imshow(heat, cmap=cmap, alpha=alpha, extent=(-0.5, size - 0.5, size - 0.5, -0.5), interpolation="nearest",
+                  vmin=vmin, vmax=vmax)
+        ax.set_title("\n".join(textwrap.wrap(title, 22)), fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if fig_title:
+        fig.suptitle(fig_title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,184 @@
+r"""PACL: the patch-aligned compatibility function, the vision embedder, and the loss (Mukhoti et al., 2023, §5).
+
+Notation: an image gives ``T`` embedded patch vectors :math:`p_1 … p_T \in \mathbb{R}^D` (the vision embedder's
+output), a text gives :math:`y \in \mathbb{R}^D` (CLIP's text embedding). PACL's compatibility of image and text:
+
+.. math::
+
+    s_t = \cos(p_t, y), \qquad
+    a_t = \frac{e^{s_t/\tau}}{\sum_{t'} e^{s_{t'}/\tau}}, \qquad
+    \hat v = \sum_t a_t\, p_t, \qquad
+    \hat\varphi = \cos(\hat v, y).
+
+The text picks the patches that resemble it (:math:`a`, summing to 1 over the patches), and the image is
+summarised by their weighted average :math:`\hat v` — *text-conditioned* pooling. :math:`\tau` is
+``patch_temperature``; the paper writes the softmax of cosines without one (:math:`\tau = 1`), under which the
+weights are nearly uniform (cosines lie in [−1, 1]).
+
+**All pairs, without a B×B×D tensor.** InfoNCE needs :math:`\hat\varphi` for *every* image–text pair of the batch:
+image ``i`` pooled with text ``j``'s weights. Naively :math:`\hat v_{ij}` is a ``(B_img, B_txt, D)`` tensor. It is
+never needed. With :math:`u = y/\lVert y\rVert` and :math:`G_i = P_i P_i^\top` the ``T × T`` Gram matrix of image
+``i``'s patches,
+
+.. math::
+
+    \hat v_{ij}^\top u_j = \sum_t a_{ijt}\, p_{it}^\top u_j = \sum_t a_{ijt}\,\lVert p_{it}\rVert\, s_{ijt},
+    \qquad
+    \lVert \hat v_{ij}\rVert^2 = a_{ij}^\top G_i\, a_{ij},
+
+so :math:`\hat\varphi_{ij} = \hat v_{ij}^\top u_j / \lVert \hat v_{ij}\rVert` needs only ``(B_img, B_txt, T)``
+quantities. Those are computed for a chunk of texts (and of images) at a time, so memory stays bounded whatever
+the batch size; the cost is :math:`O(B_{img} T^2 D + B_{img} B_{txt} T (D + T))` instead of
+:math:`O(B_{img} B_{txt} T D)`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vlseg.losses import MAX_LOGIT_SCALE, symmetric_infonce
+
+DEFAULT_TEXT_CHUNK = 64
+DEFAULT_IMAGE_CHUNK = 128
+
+
+def _check_inputs(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: float) -> None:
+    if patch_embeds.ndim != 3 or text_embeds.ndim != 2 or patch_embeds.shape[-1] != text_embeds.shape[-1]:
+        raise ValueError(
+            "expected patch_embeds (B_img, T, D) and text_embeds (B_txt, D) with the same D; got "
+            f"{tuple(patch_embeds.shape)} and {tuple(text_embeds.shape)}"
+        )
+    if not float(patch_temperature) > 0:
+        raise ValueError(f"patch_temperature must be a positive float, got {patch_temperature}")
+
+
+def patch_weights(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: float = 1.0) -> Tensor:
+    """The weights a(x, y): softmax over patches of cos(p_t, y) / τ. (B_img, T, D), (B_txt, D) → (B_img, B_txt, T).
+
+    Every (image, text) pair; meant for pictures and small batches (the result is B_img·B_txt·T numbers).
+    """
+    _check_inputs(patch_embeds, text_embeds, patch_temperature)
+    unit_patches = F.normalize(patch_embeds.float(), dim=-1)  # (B_img, T, D)
+    unit_texts = F.normalize(text_embeds.float(), dim=-1)  # (B_txt, D)
+    cosines = torch.einsum("itd,jd->ijt", unit_patches, unit_texts)  # (B_img, B_txt, T)
+    return torch.softmax(cosines / patch_temperature, dim=-1)
+
+
+def pacl_compatibility_naive(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: float = 1.0) -> Tensor:
+    """φ̂ for every pair, written as in the paper: builds the (B_img, B_txt, D) pooled vectors. For checks only."""
+    weights = patch_weights(patch_embeds, text_embeds, patch_temperature)  # (B_img, B_txt, T)
+    pooled = torch.einsum("ijt,itd->ijd", weights, patch_embeds.float())  # (B_img, B_txt, D): the big tensor
+    return F.cosine_similarity(pooled, text_embeds.float()[None], dim=-1)  # (B_img, B_txt)
+
+
+def pacl_compatibility(
+    patch_embeds: Tensor,
+    text_embeds: Tensor,
+    patch_temperature: float = 1.0,
+    *,
+    text_chunk_size: int = DEFAULT_TEXT_CHUNK,
+    image_chunk_size: int = DEFAULT_IMAGE_CHUNK,
+    eps: float = 1e-12,
+) -> Tensor:
+    """PACL's compatibility φ̂ for every image–text pair. (B_img, T, D), (B_txt, D) → (B_img, B_txt), float32.
+
+    Args:
+        patch_embeds: the embedded patches of each image, used as given (not normalised) for the pooling.
+        text_embeds: one embedding per text.
+        patch_temperature: τ of the softmax over patches (positive; 1 is the paper's literal formula).
+        text_chunk_size, image_chunk_size: how many texts and images are processed at once; peak extra memory is
+            about ``image_chunk_size · T · (T + 5·text_chunk_size)`` floats, whatever B_img and B_txt.
+
+    Inputs in half precision are computed in float32 (the softmax and the Gram form need the range).
+    """
+    _check_inputs(patch_embeds, text_embeds, patch_temperature)
+    if text_chunk_size < 1 or image_chunk_size < 1:
+        raise ValueError(f"chunk sizes must be >= 1; got {text_chunk_size} and {image_chunk_size}")
+    patches = patch_embeds.float()  # (B_img, T, D); no copy for float32 input
+    unit_texts = F.normalize(text_embeds.float(), dim=-1)  # (B_txt, D): u
+    patch_norms = patches.norm(dim=-1).clamp_min(eps)  # (B_img, T)
+    rows = []
+    for i0 in range(0, patches.shape[0], image_chunk_size):
+        chunk = slice(i0, i0 + image_chunk_size)
+        gram = patches[chunk] @ patches[chunk].transpose(1, 2)  # (b, T, T): G_i = P_i P_iᵀ
+        columns = []
+        for j0 in range(0, unit_texts.shape[0], text_chunk_size):
+            dots = torch.einsum("itd,jd->ijt", patches[chunk], unit_texts[j0 : j0 + text_chunk_size])  # (b, c, T): p_tᵀu
+            cosines = dots / patch_norms[chunk].unsqueeze(1)  # (b, c, T): s
+            weights = torch.softmax(cosines / patch_temperature, dim=-1)  # (b, c, T): a
+            along_text = (weights * dots).sum(-1)  # (b, c): v̂ᵀu = Σ_t a_t p_tᵀu
+            squared_norm = (torch.bmm(weights, gram) * weights).sum(-1)  # (b, c): aᵀ G a = |v̂|²
+            columns.append(along_text / squared_norm.clamp_min(eps).sqrt())
+        rows.append(torch.cat(columns, dim=1))
+    return torch.cat(rows, dim=0)  # (B_img, B_txt)
+
+
+def pooled_embeds(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: float = 1.0) -> Tensor:
+    """v̂ for matching pairs only (image i with text i): (B, T, D), (B, D) → (B, D). For pictures and analysis."""
+    if patch_embeds.shape[0] != text_embeds.shape[0]:
+        raise ValueError(f"need one text per image; got {patch_embeds.shape[0]} images and {text_embeds.shape[0]} texts")
+    _check_inputs(patch_embeds, text_embeds, patch_temperature)
+    unit_patches = F.normalize(patch_embeds.float(), dim=-1)  # (B, T, D)
+    cosines = torch.einsum("btd,bd->bt", unit_patches, F.normalize(text_embeds.float(), dim=-1))  # (B, T)
+    weights = torch.softmax(cosines / patch_temperature, dim=-1)  # (B, T)
+    return torch.einsum("bt,btd->bd", weights, patch_embeds.float())
+
+
+class VisionEmbedder(nn.Module):
+    """PACL's vision embedder e_v: a residual MLP, the only trained part. (B, T, C) → (B, T, D).
+
+    ``e_v(x) = W_skip x + W_2 ReLU(W_1 x)``: a linear skip branch plus a two-layer MLP. ``from_projection`` starts
+    the skip branch at CLIP's visual projection and the MLP's output at zero, so before training e_v gives exactly
+    the projected patch tokens of chapter 02 (the paper does not say how it initialises; this choice makes
+    "before alignment" the starting point).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
+        super().__init__()
+        hidden_dim = hidden_dim or 4 * out_dim
+        self.skip = nn.Linear(in_dim, out_dim, bias=False)
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
+
+    @classmethod
+    def from_projection(cls, visual_projection: nn.Linear, hidden_dim: int | None = None) -> "VisionEmbedder":
+        out_dim, in_dim = visual_projection.weight.shape
+        embedder = cls(in_dim, out_dim, hidden_dim)
+        with torch.no_grad():
+            embedder.skip.weight.copy_(visual_projection.weight)
+            nn.init.zeros_(embedder.mlp[-1].weight)
+            nn.init.zeros_(embedder.mlp[-1].bias)
+        return embedder
+
+    def forward(self, patch_tokens: Tensor) -> Tensor:
+        if patch_tokens.ndim != 3 or patch_tokens.shape[-1] != self.skip.in_features:
+            raise ValueError(
+                f"patch_tokens must be (B, T, {self.skip.in_features}); got {tuple(patch_tokens.shape)}"
+            )
+        return self.skip(patch_tokens) + self.mlp(patch_tokens)  # (B, T, D)
+
+
+def pacl_loss(
+    patch_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Tensor, patch_temperature: float = 1.0, **chunks: int
+) -> Tensor:
+    """Symmetric InfoNCE over φ̂: pair i is image i with text i, every other pair of the batch a negative."""
+    if patch_embeds.shape[0] != text_embeds.shape[0] or patch_embeds.shape[0] < 2:
+        raise ValueError(
+            f"need B >= 2 matching pairs; got {patch_embeds.shape[0]} images and {text_embeds.shape[0]} texts"
+        )
+    scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=patch_embeds.device).clamp(max=MAX_LOGIT_SCALE)
+    return symmetric_infonce(scale * pacl_compatibility(patch_embeds, text_embeds, patch_temperature, **chunks))
+
+
+class PaclLoss(nn.Module):
+    """:func:`pacl_loss` with CLIP's learnable (or fixed) logit scale ``exp(t)``, t₀ = log(1/0.07)."""
+
+    def __init__(self, patch_temperature: float = 1.0, init_temperature: float = 0.07, learnable: bool = True) -> None:
+        super().__init__()
+        self.patch_temperature = patch_temperature
+        self.log_scale = nn.Parameter(torch.tensor(float(torch.log(torch.tensor(1.0 / init_temperature)))),
+                                      requires_grad=learnable)
+
+    def forward(self, patch_embeds: Tensor, text_embeds: Tensor) -> Tensor:
+        return pacl_loss(patch_embeds, text_embeds, self.log_scale.exp(), self.patch_temperature)

@@ -1,0 +1,129 @@
+"""CRIS modules: shapes for every batch size (1 included), the loss, the dynamic convolution, the padding mask."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vlseg.clip import build_tiny_clip
+from vlseg.cris import (
+    CrossModalNeck,
+    Projector,
+    SimplePyramid,
+    VisionLanguageDecoder,
+    dynamic_conv,
+    sine_positions_1d,
+    sine_positions_2d,
+    text_to_pixel_contrastive_loss,
+)
+from vlseg.cris.model import CRIS, CrisConfig
+from vlseg.data import generate_batch
+from vlseg.train import TrainConfig, make_optimizer
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_shapes_through_every_module(batch):
+    torch.manual_seed(0)
+    hidden = tuple(torch.randn(batch, 1 + 64, 96) for _ in range(3))  # an 8×8 grid of width 96
+    scales = SimplePyramid(96, (16, 24, 32))(hidden)
+    assert [tuple(s.shape) for s in scales] == [(batch, 16, 16, 16), (batch, 24, 8, 8), (batch, 32, 4, 4)]
+    sentence = torch.randn(batch, 40)
+    visual = CrossModalNeck((16, 24, 32), 40, 32).train()(scales, sentence)
+    assert visual.shape == (batch, 32, 8, 8)
+    words, padding = torch.randn(batch, 7, 20), torch.zeros(batch, 7, dtype=torch.bool)
+    padding[:, 5:] = True
+    decoder = VisionLanguageDecoder(32, 20, layers=2, heads=4, ffn_dim=64)
+    fused, attention = decoder.train()(visual, words, padding)
+    assert fused.shape == (batch, 64, 32) and len(attention) == 2 and attention[0].shape == (batch, 64, 7)
+    _, attention = decoder.eval()(visual, words, padding)  # without dropout, each pixel's weights over words sum to 1
+    assert torch.allclose(attention[0].sum(-1), torch.ones(batch, 64), atol=1e-5)
+    assert torch.all(attention[0][..., 5:] == 0)  # … and padded words get none
+    logits = Projector(32, 40, channels=8).train()(fused.transpose(1, 2).reshape(batch, 32, 8, 8), sentence)
+    assert logits.shape == (batch, 1, 32, 32)
+
+
+def test_loss_is_the_papers_formula_and_per_pixel_bce():
+    generator = torch.Generator().manual_seed(1)
+    logits = 3 * torch.randn(4, 1, 8, 8, generator=generator)
+    masks = (torch.rand(4, 8, 8, generator=generator) < 0.3).long()
+    sigma = torch.sigmoid(logits[:, 0].double())
+    paper = torch.where(masks.bool(), -torch.log(sigma), -torch.log(1 - sigma)).mean()
+    assert text_to_pixel_contrastive_loss(logits, masks).item() == pytest.approx(paper.item(), rel=1e-5)
+    assert text_to_pixel_contrastive_loss(logits[:, 0], masks).item() == pytest.approx(paper.item(), rel=1e-5)
+    # masks at the input size are brought to the logit size by nearest interpolation
+    big = masks.repeat_interleave(4, 1).repeat_interleave(4, 2)  # (4, 32, 32)
+    assert text_to_pixel_contrastive_loss(logits, big).item() == pytest.approx(paper.item(), rel=1e-5)
+
+
+def test_loss_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="same B"):
+        text_to_pixel_contrastive_loss(torch.randn(2, 8, 8), torch.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        text_to_pixel_contrastive_loss(torch.randn(2, 8, 8), torch.full((2, 8, 8), 2))
+    with pytest.raises(ValueError, match=r"\(B, 1, h, w\)"):
+        text_to_pixel_contrastive_loss(torch.randn(2, 3, 8, 8), torch.zeros(2, 8, 8))
+
+
+def test_dynamic_convolution_equals_a_per_sample_loop():
+    generator = torch.Generator().manual_seed(2)
+    features = torch.randn(3, 5, 6, 6, generator=generator)
+    kernels, biases = torch.randn(3, 5, 3, 3, generator=generator), torch.randn(3, generator=generator)
+    loop = torch.stack([F.conv2d(features[b : b + 1], kernels[b : b + 1], biases[b : b + 1], padding=1)[0] for b in range(3)])
+    assert torch.allclose(dynamic_conv(features, kernels, biases), loop, atol=1e-5)
+    with pytest.raises(ValueError, match="kernels"):
+        dynamic_conv(features, kernels[:2], biases)
+
+
+def test_padding_mask_really_masks():
+    torch.manual_seed(3)
+    decoder = VisionLanguageDecoder(32, 20, layers=2, heads=4, ffn_dim=64).eval()
+    visual, words = torch.randn(2, 32, 4, 4), torch.randn(2, 6, 20)
+    padding = torch.tensor([[False] * 4 + [True] * 2, [False] * 6])
+    changed = words.clone()
+    changed[0, 4:] = 100 * torch.randn(2, 20)  # only padded positions of sample 0
+    first, _ = decoder(visual, words, padding)
+    second, _ = decoder(visual, changed, padding)
+    assert torch.allclose(first, second, atol=1e-6)
+    unmasked_change = words.clone()
+    unmasked_change[0, 0] += 1.0
+    assert not torch.allclose(first, decoder(visual, unmasked_change, padding)[0])
+    with pytest.raises(ValueError, match="no words"):
+        decoder(visual, words, torch.ones(2, 6, dtype=torch.bool))
+
+
+def test_sine_positions():
+    table = sine_positions_1d(10, 8)
+    assert table.shape == (10, 8) and torch.allclose(table[0, 1::2], torch.ones(4))
+    grid = sine_positions_2d(3, 4, 8)
+    assert grid.shape == (12, 8)
+    assert torch.equal(grid[1, :4], grid[2, :4]) and not torch.equal(grid[1, 4:], grid[2, 4:])  # same row, other column
+
+
+@pytest.fixture(scope="module")
+def tiny_cris():
+    torch.manual_seed(4)
+    return CRIS(build_tiny_clip(seed=0), CrisConfig())
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_model_forward_and_predict(tiny_cris, batch):
+    scenes = generate_batch(batch, seed=0, split="val")
+    texts = [f"the {obj.colour} {obj.shape}" for obj in (objects[0] for objects in scenes.objects)]
+    out = tiny_cris(tiny_cris.bundle.pixel_values(scenes.images), **tiny_cris.bundle.tokenize(texts))
+    assert out["logits"].shape == (batch, 1, 32, 32) and out["visual"].shape == (batch, 96, 8, 8)
+    masks = tiny_cris.predict(scenes.images, texts)
+    assert masks.shape == (batch, 64, 64) and masks.dtype == torch.bool
+    with pytest.raises(ValueError, match="empty"):
+        tiny_cris.predict(scenes.images, [""] * batch)
+
+
+def test_ablation_switches_and_fine_tuning_learning_rates():
+    bundle = build_tiny_clip(seed=0)
+    plain = CRIS(bundle, CrisConfig(use_decoder=False, kernel_size=1))
+    assert plain.decoder is None and plain.projector.kernel_size == 1
+    tuned = CRIS(build_tiny_clip(seed=0), CrisConfig(fine_tune=True))
+    optimizer = make_optimizer(tuned, TrainConfig(steps=1, lr=1e-3))
+    scales = sorted({group["lr_scale"] for group in optimizer.param_groups})
+    assert scales == [0.1, 1.0]
+    backbone = {id(p) for p in tuned.clip.parameters()}
+    for group in optimizer.param_groups:
+        assert all((id(p) in backbone) == (group["lr_scale"] == 0.1) for p in group["params"])
