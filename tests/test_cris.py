@@ -127,3 +127,18 @@ def test_ablation_switches_and_fine_tuning_learning_rates():
     backbone = {id(p) for p in tuned.clip.parameters()}
     for group in optimizer.param_groups:
         assert all((id(p) in backbone) == (group["lr_scale"] == 0.1) for p in group["params"])
+
+
+def test_referring_batches_and_their_checks():
+    import numpy as np
+
+    from vlseg.cris.data import check_referring_batch, referring_batch
+
+    batch = referring_batch(6, seed=1, heldout_names=False)
+    assert batch.masks.shape == batch.images.shape[:3] and len(batch.texts) == len(batch.masks)
+    assert not any(batch.names_heldout) and all(batch.masks.flatten(1).any(1))  # every mask has its object
+    with pytest.raises(ValueError, match="matching images"):
+        check_referring_batch(batch.images, batch.masks[:, :32], batch.texts)
+    with pytest.raises(ValueError, match="expressions"):
+        check_referring_batch(batch.images, batch.masks, batch.texts[:-1])
+    assert isinstance(batch.images, np.ndarray)
