@@ -27,7 +27,8 @@ from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_chec
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 TOKENIZER_FILE = "shapes-bpe.json"
 CACHE_DIR = Path(os.environ.get("VLSEG_CACHE", Path.home() / ".cache" / "vlseg"))
-KNOWN = ("tiny-clip-shapes",)
+KNOWN = ("tiny-clip-shapes", "pacl-shapes")
+COMMANDS = {"tiny-clip-shapes": "python -m vlseg.train clip", "pacl-shapes": "python -m vlseg.train pacl"}
 
 
 def shipped_tokenizer() -> PreTrainedTokenizerFast:
@@ -49,13 +50,33 @@ def tokenizer_digest(tokenizer: PreTrainedTokenizerFast) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def expected_config(name: str) -> dict[str, Any]:
-    """What the current code expects a checkpoint of ``name`` to have been made with."""
-    if name != "tiny-clip-shapes":
-        raise ValueError(f"unknown pretrained model {name!r}; known: {list(KNOWN)}")
-    from vlseg.clip import TINY_CLIP_SPEC
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """A fingerprint of model weights (as float16, the precision they are shipped in)."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().to(torch.float16).cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
 
-    return {"name": name, "model": TINY_CLIP_SPEC, "tokenizer": tokenizer_digest(shipped_tokenizer())}
+
+def expected_config(name: str, clip_bundle=None) -> dict[str, Any]:
+    """What the current code expects a checkpoint of ``name`` to have been made with.
+
+    For ``"pacl-shapes"`` that includes a fingerprint of the frozen CLIP underneath (``clip_bundle``, by default
+    ``pretrained("tiny-clip-shapes")``): an embedder trained on another CLIP is refused.
+    """
+    if name not in KNOWN:
+        raise ValueError(f"unknown pretrained model {name!r}; known: {list(KNOWN)}")
+    if name == "tiny-clip-shapes":
+        from vlseg.clip import TINY_CLIP_SPEC
+
+        return {"name": name, "model": TINY_CLIP_SPEC, "tokenizer": tokenizer_digest(shipped_tokenizer())}
+    from vlseg.pacl_training import PaclRecipe
+
+    clip_bundle = clip_bundle if clip_bundle is not None else pretrained("tiny-clip-shapes")
+    recipe = PaclRecipe()
+    return {"name": name, "patch_temperature": recipe.patch_temperature, "hidden_dim": recipe.hidden_dim,
+            "clip": state_digest(clip_bundle.model.state_dict())}
 
 
 def _thin(history: list[dict[str, float]], max_rows: int = 300) -> list[dict[str, float]]:
@@ -63,40 +84,45 @@ def _thin(history: list[dict[str, float]], max_rows: int = 300) -> list[dict[str
     return [row for i, row in enumerate(history) if i % stride == 0 or i == len(history) - 1]
 
 
+def write_model(out_dir: Path, name: str, state: dict[str, torch.Tensor], config: dict[str, Any], card: dict[str, Any]) -> Path:
+    """Weights as float16 safetensors (config in the metadata) and the JSON card, both written atomically."""
+    out_dir = Path(out_dir)
+    path = save_checkpoint(out_dir / f"{name}.safetensors", {k: v.to(torch.float16) for k, v in state.items()},
+                           {"config": config})
+    card = {"name": name, "config": config, "command": COMMANDS[name],
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"} | card
+    tmp = out_dir / f"{name}.json.tmp"
+    tmp.write_text(json.dumps(card, indent=1) + "\n")
+    os.replace(tmp, out_dir / f"{name}.json")
+    return path
+
+
+def rounded_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The module's weights rounded to float16 (and loaded back), so metrics are measured on what is shipped."""
+    state = {k: v.detach().to(torch.float16).float() for k, v in module.state_dict().items()}
+    module.load_state_dict(state)
+    return state
+
+
 def save_pretrained(bundle, name: str, out_dir: Path, *, recipe: dict[str, Any], result) -> Path:
-    """Write weights (float16) + model card, measuring the metrics on the weights as saved."""
+    """Write the tiny CLIP's weights (float16) + model card, measuring the metrics on the weights as saved."""
     from vlseg.clip_training import evaluate_zero_shot
 
-    out_dir = Path(out_dir)
-    config = expected_config(name)
-    # round to float16 first, so that the recorded metrics are those of the shipped weights
-    state = {k: v.detach().to(torch.float16).float() for k, v in bundle.model.state_dict().items()}
-    bundle.model.load_state_dict(state)
+    state = rounded_state(bundle.model)
     metrics = evaluate_zero_shot(bundle)
     card = {
-        "name": name,
-        "config": config,
         "recipe": recipe,
         "seed": recipe.get("seed"),
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "steps_per_second": round(result.steps_per_second, 3),
-        "command": "python -m vlseg.train clip",
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "metrics": {k: round(v, 4) for k, v in metrics.items() if k.startswith("top1")},
         "eval": {"n_per_class": metrics["n_per_class"], "seed": metrics["seed"]},
         "eval_curve": result.evals,
         "history": _thin(result.history),
     }
-    path = save_checkpoint(
-        out_dir / f"{name}.safetensors",
-        {k: v.to(torch.float16) for k, v in state.items()},
-        {"config": config},
-    )
-    tmp = out_dir / f"{name}.json.tmp"
-    tmp.write_text(json.dumps(card, indent=1) + "\n")
-    os.replace(tmp, out_dir / f"{name}.json")
-    tokenizer_path = out_dir / TOKENIZER_FILE
+    path = write_model(out_dir, name, state, expected_config(name), card)
+    tokenizer_path = Path(out_dir) / TOKENIZER_FILE
     if not tokenizer_path.exists():
         bundle.tokenizer.backend_tokenizer.save(str(tokenizer_path))
     return path
@@ -114,6 +140,16 @@ def load_weights(name: str, weights_dir: Path = WEIGHTS_DIR, device: str | None 
     """Load shipped weights strictly into a fresh model of the current config (mismatch → error)."""
     from vlseg.clip import build_tiny_clip, pick_device
 
+    if name == "pacl-shapes":
+        from vlseg.pacl_training import PaclModel, PaclRecipe
+
+        clip_bundle = pretrained("tiny-clip-shapes", device="cpu")
+        tensors, _ = load_checkpoint(Path(weights_dir) / f"{name}.safetensors",
+                                     expected_config=expected_config(name, clip_bundle))
+        recipe = PaclRecipe()
+        model = PaclModel(clip_bundle, recipe.patch_temperature, recipe.hidden_dim)
+        model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+        return model.eval().to(pick_device(device))
     tensors, _ = load_checkpoint(Path(weights_dir) / f"{name}.safetensors", expected_config=expected_config(name))
     bundle = build_tiny_clip()
     bundle.model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
@@ -122,8 +158,13 @@ def load_weights(name: str, weights_dir: Path = WEIGHTS_DIR, device: str | None 
 
 
 def pretrained(name: str = "tiny-clip-shapes", device: str | None = None, retrain: bool = True):
-    """The trained model ``name``: shipped weights if they match the code, else trained from scratch."""
-    expected_config(name)  # unknown names fail here
+    """The trained model ``name``: shipped weights if they match the code, else trained from scratch.
+
+    ``"tiny-clip-shapes"`` gives a :class:`~vlseg.clip.ClipBundle`, ``"pacl-shapes"`` a
+    :class:`~vlseg.pacl_training.PaclModel` (the frozen tiny CLIP with PACL's trained vision embedder).
+    """
+    if name not in KNOWN:
+        raise ValueError(f"unknown pretrained model {name!r}; known: {list(KNOWN)}")
     for folder in (WEIGHTS_DIR, CACHE_DIR):
         path = folder / f"{name}.safetensors"
         if not path.is_file():
@@ -134,9 +175,15 @@ def pretrained(name: str = "tiny-clip-shapes", device: str | None = None, retrai
             warnings.warn(f"ignoring {path}: {err}", stacklevel=2)
     if not retrain:
         raise FileNotFoundError(f"no weights for {name!r} that match this code (looked in {WEIGHTS_DIR}, {CACHE_DIR})")
-    from vlseg.clip_training import ClipRecipe, train_and_ship
-
+    minutes = {"tiny-clip-shapes": 30, "pacl-shapes": 15}[name]
     print(f"No weights for {name!r} match this version of the code: training them now with "
-          f"`python -m vlseg.train clip` (about 30 CPU minutes); they are cached in {CACHE_DIR}.")
-    train_and_ship(ClipRecipe(), out_dir=CACHE_DIR, device=device)
+          f"`{COMMANDS[name]}` (about {minutes} CPU minutes); they are cached in {CACHE_DIR}.")
+    if name == "pacl-shapes":
+        from vlseg.pacl_training import PaclRecipe, train_and_ship_pacl
+
+        train_and_ship_pacl(PaclRecipe(), out_dir=CACHE_DIR, device=device)
+    else:
+        from vlseg.clip_training import ClipRecipe, train_and_ship
+
+        train_and_ship(ClipRecipe(), out_dir=CACHE_DIR, device=device)
     return load_weights(name, CACHE_DIR, device)

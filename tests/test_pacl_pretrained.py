@@ -1,0 +1,54 @@
+"""The shipped PACL embedder: made by the documented recipe, loads strictly, reproduces its recorded metrics."""
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
+from vlseg.clip import build_tiny_clip
+from vlseg.pacl_training import PaclRecipe, evaluate_pacl_segmentation, pacl_image_accuracy
+from vlseg.pretrained import WEIGHTS_DIR, expected_config, load_weights, model_card
+
+NAME = "pacl-shapes"
+
+
+@pytest.fixture(scope="module")
+def card():
+    return model_card(NAME)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_weights(NAME, device="cpu")
+
+
+def test_card_agrees_with_the_code(card):
+    assert card["config"] == json.loads(json.dumps(expected_config(NAME)))
+    assert card["recipe"] == json.loads(json.dumps(asdict(PaclRecipe())))  # the documented recipe made these weights
+    assert card["command"] == "python -m vlseg.train pacl" and card["steps"] == card["recipe"]["steps"]
+
+
+def test_only_the_embedder_and_logit_scale_are_shipped(model):
+    tensors, _ = load_checkpoint(WEIGHTS_DIR / f"{NAME}.safetensors")
+    assert set(tensors) == set(model.state_dict())
+    assert all(key.startswith(("embedder.", "loss.")) for key in tensors)
+
+
+def test_evaluation_reproduces_recorded_metrics(model, card):
+    segmentation, _ = evaluate_pacl_segmentation(model, n_scenes=card["eval"]["segmentation_scenes"],
+                                                 seed=card["eval"]["segmentation_seed"])
+    image = pacl_image_accuracy(model, n_per_class=card["eval"]["image_n_per_class"], seed=card["eval"]["image_seed"])
+    measured = segmentation | {f"image_{k}": v for k, v in image.items()}
+    for key, recorded in card["metrics"].items():
+        assert measured[key] == pytest.approx(recorded, abs=0.002), key
+
+
+def test_embedder_from_another_clip_is_refused(tmp_path):
+    tensors, meta = load_checkpoint(WEIGHTS_DIR / f"{NAME}.safetensors")
+    save_checkpoint(tmp_path / f"{NAME}.safetensors", tensors, meta)
+    other_clip = build_tiny_clip(seed=5)  # an untrained CLIP: another fingerprint
+    meta["config"] = expected_config(NAME, other_clip)
+    save_checkpoint(tmp_path / f"{NAME}.safetensors", tensors, meta)
+    with pytest.raises(CheckpointMismatchError, match="clip"):
+        load_weights(NAME, tmp_path)
