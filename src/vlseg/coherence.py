@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vlseg.data.vocabulary import CLASS_NAMES, colour_of, shape_of
+from vlseg.data.vocabulary import COLOUR_IDS, SHAPE_IDS
 
 PairFilter = Callable[[Tensor, Tensor], Tensor]
 PAIR_SCOPES = ("any", "within", "across")
@@ -79,14 +79,8 @@ def roc_curve(scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 # ---- pairs -----------------------------------------------------------------------------------------
-def _class_attribute_table(attribute: Callable[[int], str]) -> Tensor:
-    """Semantic label (0 = background, c + 1 = class c) → attribute id; background gets -1."""
-    values = sorted({attribute(index) for index in range(len(CLASS_NAMES))})
-    return torch.tensor([-1] + [values.index(attribute(index)) for index in range(len(CLASS_NAMES))])
-
-
-def _attribute_filter(attribute: Callable[[int], str], same: bool) -> PairFilter:
-    table = _class_attribute_table(attribute)
+def _attribute_filter(attribute_ids: tuple[int, ...], same: bool) -> PairFilter:
+    table = torch.tensor([-1, *attribute_ids])  # semantic label (0 = background, c + 1 = class c) → id; background −1
 
     def keep(first: Tensor, second: Tensor) -> Tensor:
         a, b = table[first.clamp(0, len(table) - 1)], table[second.clamp(0, len(table) - 1)]
@@ -101,12 +95,12 @@ def same_colour(first: Tensor, second: Tensor) -> Tensor:
 
     Within such pairs "same class" means "same shape", so the AUC measures shape, not colour.
     """
-    return _attribute_filter(colour_of, same=True)(first, second)
+    return _attribute_filter(COLOUR_IDS, same=True)(first, second)
 
 
 def same_shape(first: Tensor, second: Tensor) -> Tensor:
     """Pair filter on ShapesWorld semantic labels: both patches on objects of the same shape (AUC measures colour)."""
-    return _attribute_filter(shape_of, same=True)(first, second)
+    return _attribute_filter(SHAPE_IDS, same=True)(first, second)
 
 
 def sample_pairs(

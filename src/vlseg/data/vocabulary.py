@@ -67,3 +67,6 @@ def shape_of(class_idx: int) -> str:
 
 
 HELDOUT_INDICES: frozenset[int] = frozenset(class_indices(HELDOUT_CLASSES))
+# class index → index of its colour in COLOUR_NAMES / of its shape in SHAPES (for "right colour, wrong shape?")
+COLOUR_IDS: tuple[int, ...] = tuple(COLOUR_NAMES.index(colour_of(k)) for k in range(NUM_CLASSES))
+SHAPE_IDS: tuple[int, ...] = tuple(SHAPES.index(shape_of(k)) for k in range(NUM_CLASSES))
