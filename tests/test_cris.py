@@ -142,3 +142,64 @@ def test_referring_batches_and_their_checks():
     with pytest.raises(ValueError, match="expressions"):
         check_referring_batch(batch.images, batch.masks, batch.texts[:-1])
     assert isinstance(batch.images, np.ndarray)
+
+
+def test_fine_tuning_leaves_the_callers_clip_alone():
+    bundle = build_tiny_clip(seed=0)
+    before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    tuned = CRIS(bundle, CrisConfig(fine_tune=True))
+    assert tuned.bundle.model is not bundle.model
+    with torch.no_grad():
+        next(tuned.clip.parameters()).add_(1.0)
+    assert all(torch.equal(before[k], v) for k, v in bundle.model.state_dict().items())
+
+
+def test_training_batches_never_name_a_heldout_class():
+    from vlseg.cris.training import CrisRecipe, cris_step_fn
+
+    seen_texts = []
+
+    class Recorder(CRIS):
+        def forward(self, pixel_values, input_ids, attention_mask):  # noqa: D102
+            seen_texts.extend(self.bundle.tokenizer.batch_decode(input_ids, skip_special_tokens=True))
+            return super().forward(pixel_values, input_ids, attention_mask)
+
+    model = Recorder(build_tiny_clip(seed=0), CrisConfig(decoder_layers=1))
+    loss = cris_step_fn(model, CrisRecipe(batch_size=24))(0)["loss"]
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    from vlseg.data.vocabulary import HELDOUT_CLASSES
+
+    assert len(seen_texts) >= 20
+    assert not any(name in text for text in seen_texts for name in HELDOUT_CLASSES)
+
+
+def test_evaluation_scores_an_oracle_and_an_empty_predictor():
+    from vlseg.cris.data import referring_batch
+    from vlseg.cris.training import evaluate_referring
+
+    perfect = evaluate_referring(lambda images, texts: referring_batch(len(images), seed=11, split="val").masks,
+                                 n_scenes=50, batch_size=50)
+    assert perfect["mIoU"] == 1.0 and perfect["prec@0.9"] == 1.0 and perfect["n"] <= 50
+    empty = evaluate_referring(lambda images, texts: torch.zeros(len(images), 64, 64, dtype=torch.bool), n_scenes=50)
+    assert empty["mIoU"] == 0.0 and empty["oIoU"] == 0.0
+
+
+def test_similarity_map_baseline():
+    from vlseg.cris.baseline import SimilarityMapBaseline
+    from vlseg.cris.data import referring_batch
+    from vlseg.dense import dense_patch_embeds
+
+    bundle = build_tiny_clip(seed=0)
+    baseline = SimilarityMapBaseline(bundle, lambda pixel_values: dense_patch_embeds(bundle, pixel_values, "clip"))
+    batch = referring_batch(3, seed=2, split="val")
+    maps = baseline.maps(batch.images, batch.texts)
+    assert maps.shape == (len(batch.texts), 64, 64)
+    assert torch.allclose(maps.flatten(1).amin(1), torch.zeros(len(maps)), atol=1e-6)
+    assert torch.allclose(maps.flatten(1).amax(1), torch.ones(len(maps)), atol=1e-6)
+    assert torch.equal(baseline.predict(batch.images, batch.texts, threshold=0.3), maps > 0.3)
+    scores = baseline.calibrate(n_scenes=20, grid=(0.2, 0.5, 0.8))
+    assert baseline.threshold == max(scores, key=scores.get) and set(scores) == {0.2, 0.5, 0.8}
+    with pytest.raises(ValueError, match="empty expression"):
+        baseline.maps(batch.images, [""] * len(batch.texts))
+    with pytest.raises(ValueError, match="expressions"):
+        baseline.maps(batch.images, batch.texts[:1])

@@ -27,8 +27,11 @@ from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_chec
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 TOKENIZER_FILE = "shapes-bpe.json"
 CACHE_DIR = Path(os.environ.get("VLSEG_CACHE", Path.home() / ".cache" / "vlseg"))
-KNOWN = ("tiny-clip-shapes", "pacl-shapes")
-COMMANDS = {"tiny-clip-shapes": "python -m vlseg.train clip", "pacl-shapes": "python -m vlseg.train pacl"}
+CRIS_NAMES = ("cris-shapes", "cris-shapes-no-decoder", "cris-shapes-dot")  # the model and the paper's two ablations
+KNOWN = ("tiny-clip-shapes", "pacl-shapes", *CRIS_NAMES)
+COMMANDS = {"tiny-clip-shapes": "python -m vlseg.train clip", "pacl-shapes": "python -m vlseg.train pacl"} | {
+    name: f"python -m vlseg.train cris --variant {name}" for name in CRIS_NAMES}
+TRAIN_MINUTES = {"tiny-clip-shapes": 30, "pacl-shapes": 20} | {name: 25 for name in CRIS_NAMES}
 
 
 def shipped_tokenizer() -> PreTrainedTokenizerFast:
@@ -62,8 +65,8 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
 def expected_config(name: str, clip_bundle=None) -> dict[str, Any]:
     """What the current code expects a checkpoint of ``name`` to have been made with.
 
-    For ``"pacl-shapes"`` that includes a fingerprint of the frozen CLIP underneath (``clip_bundle``, by default
-    ``pretrained("tiny-clip-shapes")``): an embedder trained on another CLIP is refused.
+    For ``"pacl-shapes"`` and the CRIS models that includes a fingerprint of the CLIP underneath (``clip_bundle``, by
+    default ``pretrained("tiny-clip-shapes")``): a head trained on another CLIP is refused.
     """
     if name not in KNOWN:
         raise ValueError(f"unknown pretrained model {name!r}; known: {list(KNOWN)}")
@@ -71,9 +74,14 @@ def expected_config(name: str, clip_bundle=None) -> dict[str, Any]:
         from vlseg.clip import TINY_CLIP_SPEC
 
         return {"name": name, "model": TINY_CLIP_SPEC, "tokenizer": tokenizer_digest(shipped_tokenizer())}
+    clip_bundle = clip_bundle if clip_bundle is not None else pretrained("tiny-clip-shapes")
+    if name in CRIS_NAMES:
+        from vlseg.cris.training import variant_recipe
+
+        return {"name": name, "model": variant_recipe(name).model.as_dict(),
+                "clip": state_digest(clip_bundle.model.state_dict())}
     from vlseg.pacl_training import PaclRecipe
 
-    clip_bundle = clip_bundle if clip_bundle is not None else pretrained("tiny-clip-shapes")
     recipe = PaclRecipe()
     return {"name": name, "patch_temperature": recipe.patch_temperature, "hidden_dim": recipe.hidden_dim,
             "clip": state_digest(clip_bundle.model.state_dict())}
@@ -128,18 +136,29 @@ def save_pretrained(bundle, name: str, out_dir: Path, *, recipe: dict[str, Any],
     return path
 
 
-def model_card(name: str, weights_dir: Path = WEIGHTS_DIR) -> dict[str, Any]:
-    """The JSON card of shipped weights (config, recipe, metrics, history)."""
-    path = Path(weights_dir) / f"{name}.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no model card {path}")
-    return json.loads(path.read_text())
+def model_card(name: str, weights_dir: Path | None = None) -> dict[str, Any]:
+    """The JSON card of trained weights (config, recipe, metrics, history): shipped, else retrained in the cache."""
+    folders = [Path(weights_dir)] if weights_dir is not None else [WEIGHTS_DIR, CACHE_DIR]
+    for folder in folders:
+        if (folder / f"{name}.json").is_file():
+            return json.loads((folder / f"{name}.json").read_text())
+    raise FileNotFoundError(f"no model card {name}.json in {', '.join(map(str, folders))}")
 
 
 def load_weights(name: str, weights_dir: Path = WEIGHTS_DIR, device: str | None = None):
     """Load shipped weights strictly into a fresh model of the current config (mismatch → error)."""
     from vlseg.clip import build_tiny_clip, pick_device
 
+    if name in CRIS_NAMES:
+        from vlseg.cris.model import CRIS
+        from vlseg.cris.training import variant_recipe
+
+        clip_bundle = pretrained("tiny-clip-shapes", device="cpu")
+        tensors, _ = load_checkpoint(Path(weights_dir) / f"{name}.safetensors",
+                                     expected_config=expected_config(name, clip_bundle))
+        model = CRIS(clip_bundle, variant_recipe(name).model)
+        model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+        return model.eval().to(pick_device(device))
     if name == "pacl-shapes":
         from vlseg.pacl_training import PaclModel, PaclRecipe
 
@@ -161,7 +180,9 @@ def pretrained(name: str = "tiny-clip-shapes", device: str | None = None, retrai
     """The trained model ``name``: shipped weights if they match the code, else trained from scratch.
 
     ``"tiny-clip-shapes"`` gives a :class:`~vlseg.clip.ClipBundle`, ``"pacl-shapes"`` a
-    :class:`~vlseg.pacl_training.PaclModel` (the frozen tiny CLIP with PACL's trained vision embedder).
+    :class:`~vlseg.pacl_training.PaclModel` (the frozen tiny CLIP with PACL's trained vision embedder), and
+    ``"cris-shapes"`` (or an ablation, ``"cris-shapes-no-decoder"``, ``"cris-shapes-dot"``) a
+    :class:`~vlseg.cris.model.CRIS`.
     """
     if name not in KNOWN:
         raise ValueError(f"unknown pretrained model {name!r}; known: {list(KNOWN)}")
@@ -175,10 +196,13 @@ def pretrained(name: str = "tiny-clip-shapes", device: str | None = None, retrai
             warnings.warn(f"ignoring {path}: {err}", stacklevel=2)
     if not retrain:
         raise FileNotFoundError(f"no weights for {name!r} that match this code (looked in {WEIGHTS_DIR}, {CACHE_DIR})")
-    minutes = {"tiny-clip-shapes": 30, "pacl-shapes": 15}[name]
     print(f"No weights for {name!r} match this version of the code: training them now with "
-          f"`{COMMANDS[name]}` (about {minutes} CPU minutes); they are cached in {CACHE_DIR}.")
-    if name == "pacl-shapes":
+          f"`{COMMANDS[name]}` (about {TRAIN_MINUTES[name]} CPU minutes); they are cached in {CACHE_DIR}.")
+    if name in CRIS_NAMES:
+        from vlseg.cris.training import train_and_ship_cris
+
+        train_and_ship_cris(name, out_dir=CACHE_DIR, device=device)
+    elif name == "pacl-shapes":
         from vlseg.pacl_training import PaclRecipe, train_and_ship_pacl
 
         train_and_ship_pacl(PaclRecipe(), out_dir=CACHE_DIR, device=device)

@@ -15,6 +15,7 @@ Command line (each trains one shipped model with its documented recipe)::
 
     python -m vlseg.train clip          # the tiny ShapesWorld CLIP -> src/vlseg/weights/
     python -m vlseg.train pacl          # PACL's vision embedder on the frozen tiny CLIP -> src/vlseg/weights/
+    python -m vlseg.train cris --variant cris-shapes   # CRIS (also: cris-shapes-no-decoder, cris-shapes-dot)
 """
 
 from __future__ import annotations
@@ -207,7 +208,18 @@ def main(argv: list[str] | None = None) -> None:
     pacl_parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
     pacl_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
     pacl_parser.add_argument("--device", default=None)
+    cris_parser = sub.add_parser("cris", help="train CRIS (or one of its ablations) on the tiny CLIP and ship it")
+    cris_parser.add_argument("--variant", default="cris-shapes",
+                             choices=["cris-shapes", "cris-shapes-no-decoder", "cris-shapes-dot"])
+    cris_parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
+    cris_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
+    cris_parser.add_argument("--device", default=None)
     args = parser.parse_args(argv)
+    if args.model == "cris":
+        from vlseg.cris.training import train_and_ship_cris, variant_recipe
+
+        recipe = variant_recipe(args.variant, args.steps)
+        train_and_ship_cris(args.variant, recipe, out_dir=args.out, device=args.device)
     if args.model == "pacl":
         from vlseg.pacl_training import PaclRecipe, train_and_ship_pacl
 

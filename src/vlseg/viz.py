@@ -194,3 +194,39 @@ def overlay_maps(image: np.ndarray, maps: np.ndarray, titles: Sequence[str], *, 
         fig.suptitle(fig_title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def mask_iou(pred: np.ndarray, target: np.ndarray) -> float:
+    """IoU of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(pred, target).sum()
+    return float(np.logical_and(pred, target).sum() / union) if union else 1.0
+
+
+def referring_grid(images: np.ndarray, texts: Sequence[str], targets: np.ndarray, columns: dict[str, np.ndarray],
+                   width: float = 1.9):
+    """One row per expression: the image with the referred object outlined, then each method's mask with its IoU.
+
+    ``targets`` and every column are boolean masks (N, H, W); predictions are drawn over a dimmed image.
+    """
+    import textwrap
+
+    rows, names = len(images), list(columns)
+    fig, axes = plt.subplots(rows, 1 + len(names), figsize=((1 + len(names)) * width, rows * (width + 0.25)),
+                             squeeze=False)
+    for row in range(rows):
+        target = np.asarray(targets[row], dtype=bool)
+        axes[row, 0].imshow(images[row])
+        axes[row, 0].contour(target, levels=[0.5], colors="white", linewidths=1.2)
+        axes[row, 0].set_title("\n".join(textwrap.wrap(f"“{texts[row]}”", 24)), fontsize=7.5)
+        for col, name in enumerate(names, start=1):
+            pred = np.asarray(columns[name][row], dtype=bool)
+            shown = (images[row] * 0.35).astype(np.uint8)
+            shown[pred] = images[row][pred]
+            axes[row, col].imshow(shown)
+            axes[row, col].contour(target, levels=[0.5], colors="white", linewidths=0.8)
+            axes[row, col].set_title(f"{name}\nIoU {mask_iou(pred, target):.2f}", fontsize=7.5)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig

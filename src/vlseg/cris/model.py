@@ -14,6 +14,7 @@ product with the sentence.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -55,11 +56,11 @@ class CRIS(nn.Module):
     def __init__(self, bundle: ClipBundle, config: CrisConfig = CrisConfig()) -> None:
         super().__init__()
         self.config = config
-        self.bundle = bundle
         layers = len(bundle.model.vision_model.encoder.layers)
         if not all(0 <= index <= layers for index in config.vision_layers):
             raise ValueError(f"vision_layers {config.vision_layers} must lie in [0, {layers}] for this CLIP")
         if config.fine_tune:
+            bundle = copy.deepcopy(bundle)  # the caller's CLIP stays as it was
             self.clip = bundle.model  # registered: trained (at a lower learning rate)
             for param in self.clip.parameters():
                 param.requires_grad_(True)
@@ -67,6 +68,7 @@ class CRIS(nn.Module):
         else:
             for param in bundle.model.parameters():
                 param.requires_grad_(False)
+        self.bundle = bundle
         vision_width = bundle.model.config.vision_config.hidden_size
         text_width = bundle.model.config.text_config.hidden_size
         sentence_dim = bundle.embed_dim
