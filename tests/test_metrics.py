@@ -75,3 +75,27 @@ def test_referring_metrics_hand_computed():
         referring_metrics(pred.float(), gt)
     with pytest.raises(ValueError, match=r"\(N, H, W\)"):
         referring_metrics(pred[0], gt[0])
+
+
+def test_mask_ious_boundary_band_and_paired_bootstrap():
+    from vlseg.metrics import boundary_band, boundary_error_fraction, mask_ious, paired_bootstrap
+
+    gt = torch.zeros(2, 8, 8, dtype=torch.bool)
+    gt[:, 2:6, 2:6] = True  # a 4×4 square: 16 pixels
+    pred = gt.clone()
+    pred[0, 2:6, 6] = True  # one column too many: IoU 16/20
+    pred[1] = False  # nothing found: IoU 0
+    assert mask_ious(pred, gt).tolist() == [0.8, 0.0]
+    band = boundary_band(gt[:1], width=1)[0]
+    assert int(band.sum()) == 6 * 6 - 2 * 2  # the 6×6 dilation minus the 2×2 erosion
+    assert not band[0, 0] and band[1, 1] and band[2, 2] and not band[3, 3]
+    assert boundary_error_fraction(pred[:1], gt[:1]) == 1.0  # the extra column touches the square
+    far = gt[:1].clone()
+    far[0, 0, 7] = True  # one wrong pixel far from the boundary
+    assert boundary_error_fraction(far, gt[:1]) == 0.0
+    mean, low, high = paired_bootstrap(torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([0.0, 1.0, 2.0, 3.0]))
+    assert mean == 1.0 and low == 1.0 and high == 1.0  # a constant difference has no spread
+    mean, low, high = paired_bootstrap(torch.randn(500, generator=torch.Generator().manual_seed(0)), torch.zeros(500))
+    assert low < mean < high and high - low < 0.3
+    with pytest.raises(ValueError, match="boolean"):
+        boundary_band(gt.float())

@@ -80,11 +80,7 @@ class IoUAccumulator:
 PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
-def referring_metrics(pred_masks: Tensor, gt_masks: Tensor) -> dict[str, float]:
-    """mIoU, oIoU and prec@0.5…0.9 of boolean masks (N, H, W), one per expression; fractions in [0, 1].
-
-    An expression whose prediction and ground truth are both empty counts as IoU 1 (nothing to find, nothing found).
-    """
+def _check_referring_masks(pred_masks: Tensor, gt_masks: Tensor) -> tuple[Tensor, Tensor]:
     pred_masks, gt_masks = torch.as_tensor(pred_masks), torch.as_tensor(gt_masks)
     if pred_masks.shape != gt_masks.shape or pred_masks.ndim != 3:
         raise ValueError(
@@ -94,10 +90,59 @@ def referring_metrics(pred_masks: Tensor, gt_masks: Tensor) -> dict[str, float]:
         raise ValueError("pred_masks and gt_masks must be boolean (threshold the probabilities first)")
     if len(pred_masks) == 0:
         raise ValueError("no expressions to score")
+    return pred_masks, gt_masks
+
+
+def mask_ious(pred_masks: Tensor, gt_masks: Tensor) -> Tensor:
+    """Per-expression IoU (N,) of boolean masks (N, H, W); 1 where prediction and truth are both empty."""
+    pred_masks, gt_masks = _check_referring_masks(pred_masks, gt_masks)
     intersection = (pred_masks & gt_masks).flatten(1).sum(1).double()  # (N,)
     union = (pred_masks | gt_masks).flatten(1).sum(1).double()  # (N,)
-    iou = torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))
-    out = {"mIoU": float(iou.mean()), "oIoU": float(intersection.sum() / union.sum()) if union.sum() > 0 else 1.0}
+    return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))
+
+
+def referring_metrics(pred_masks: Tensor, gt_masks: Tensor) -> dict[str, float]:
+    """mIoU, oIoU and prec@0.5…0.9 of boolean masks (N, H, W), one per expression; fractions in [0, 1].
+
+    An expression whose prediction and ground truth are both empty counts as IoU 1 (nothing to find, nothing found).
+    """
+    pred_masks, gt_masks = _check_referring_masks(pred_masks, gt_masks)
+    iou = mask_ious(pred_masks, gt_masks)
+    intersection = (pred_masks & gt_masks).sum().double()
+    union = (pred_masks | gt_masks).sum().double()
+    out = {"mIoU": float(iou.mean()), "oIoU": float(intersection / union) if union > 0 else 1.0}
     for threshold in PRECISION_THRESHOLDS:
         out[f"prec@{threshold}"] = float((iou > threshold).double().mean())
     return out
+
+
+def boundary_band(masks: Tensor, width: int = 1) -> Tensor:
+    """Pixels within ``width`` pixels (chessboard distance) of a mask's boundary, inside or out: (N, H, W) bool."""
+    if masks.ndim != 3 or masks.dtype != torch.bool:
+        raise ValueError(f"masks must be boolean (N, H, W); got {masks.dtype} {tuple(masks.shape)}")
+    size = 2 * width + 1
+    as_float = masks[:, None].float()  # (N, 1, H, W)
+    dilated = torch.nn.functional.max_pool2d(as_float, size, stride=1, padding=width)
+    eroded = -torch.nn.functional.max_pool2d(-as_float, size, stride=1, padding=width)
+    return (dilated != eroded)[:, 0]
+
+
+def boundary_error_fraction(pred_masks: Tensor, gt_masks: Tensor, width: int = 1) -> float:
+    """The fraction of wrongly labelled pixels that lie within ``width`` pixels of the true mask's boundary."""
+    pred_masks, gt_masks = _check_referring_masks(pred_masks, gt_masks)
+    wrong = pred_masks ^ gt_masks
+    return float((wrong & boundary_band(gt_masks, width)).sum() / wrong.sum().clamp(min=1))
+
+
+def paired_bootstrap(scores_a: Tensor, scores_b: Tensor, n_resamples: int = 2000, seed: int = 0,
+                     level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``scores_a − scores_b`` over paired items (N,), and its bootstrap confidence interval (low, high)."""
+    scores_a, scores_b = torch.as_tensor(scores_a).double(), torch.as_tensor(scores_b).double()
+    if scores_a.shape != scores_b.shape or scores_a.ndim != 1 or len(scores_a) == 0:
+        raise ValueError(f"expected two (N,) score vectors; got {tuple(scores_a.shape)} and {tuple(scores_b.shape)}")
+    difference = scores_a - scores_b
+    generator = torch.Generator().manual_seed(seed)
+    resampled = difference[torch.randint(len(difference), (n_resamples, len(difference)), generator=generator)].mean(1)
+    tail = (1 - level) / 2
+    low, high = torch.quantile(resampled, torch.tensor([tail, 1 - tail], dtype=torch.float64)).tolist()
+    return float(difference.mean()), low, high

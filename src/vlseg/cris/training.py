@@ -86,6 +86,15 @@ def evaluation_batches(n_scenes: int, seed: int = EVAL_SEED, heldout_names: bool
 
 
 @torch.no_grad()
+def predictions_and_targets(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL_SEED,
+                            heldout_names: bool | None = None, kinds: tuple[str, ...] | None = None,
+                            batch_size: int = 100) -> tuple[Tensor, Tensor]:
+    """``predict`` run on one evaluation set: predicted and true masks, both (N, H, W) bool."""
+    batches = evaluation_batches(n_scenes, seed, heldout_names, kinds, batch_size)
+    predictions = torch.cat([torch.as_tensor(predict(batch.images, batch.texts)).cpu() for batch in batches])
+    return predictions, torch.cat([batch.masks for batch in batches])
+
+
 def evaluate_referring(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL_SEED,
                        heldout_names: bool | None = None, kinds: tuple[str, ...] | None = None,
                        batch_size: int = 100) -> dict[str, float]:
@@ -93,9 +102,7 @@ def evaluate_referring(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL
 
     The result also holds ``"n"``, the number of expressions scored (scenes without an eligible one are skipped).
     """
-    batches = evaluation_batches(n_scenes, seed, heldout_names, kinds, batch_size)
-    predictions = torch.cat([torch.as_tensor(predict(batch.images, batch.texts)).cpu() for batch in batches])
-    targets = torch.cat([batch.masks for batch in batches])
+    predictions, targets = predictions_and_targets(predict, n_scenes, seed, heldout_names, kinds, batch_size)
     return referring_metrics(predictions, targets) | {"n": float(len(targets))}
 
 
