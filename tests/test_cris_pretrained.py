@@ -22,6 +22,12 @@ def test_card_agrees_with_the_code(name):
     assert card["eval"]["seed"] == EVAL_SEED and card["eval"]["sets"] == json.loads(json.dumps(EVAL_SETS))
 
 
+def test_shipped_names_are_the_variants():
+    from vlseg.cris.training import CRIS_VARIANTS
+
+    assert CRIS_NAMES == tuple(CRIS_VARIANTS)
+
+
 def test_ablations_differ_from_the_model_only_where_they_should():
     full = variant_recipe("cris-shapes").model.as_dict()
 

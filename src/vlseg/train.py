@@ -198,6 +198,7 @@ def fit(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vlseg.cris.training import CRIS_VARIANTS
     parser = argparse.ArgumentParser(prog="python -m vlseg.train", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="model", required=True)
     clip_parser = sub.add_parser("clip", help="train the tiny ShapesWorld CLIP and ship its weights")
@@ -209,8 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     pacl_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
     pacl_parser.add_argument("--device", default=None)
     cris_parser = sub.add_parser("cris", help="train CRIS (or one of its ablations) on the tiny CLIP and ship it")
-    cris_parser.add_argument("--variant", default="cris-shapes",
-                             choices=["cris-shapes", "cris-shapes-no-decoder", "cris-shapes-dot"])
+    cris_parser.add_argument("--variant", default="cris-shapes", choices=list(CRIS_VARIANTS))
     cris_parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
     cris_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
     cris_parser.add_argument("--device", default=None)

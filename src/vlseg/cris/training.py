@@ -59,11 +59,14 @@ def cris_step_fn(model: CRIS, recipe: CrisRecipe) -> Callable[[int], dict[str, T
 
 
 def train_cris(bundle: ClipBundle, recipe: CrisRecipe = CrisRecipe(), *, device: str | None = None,
-               progress: bool = True) -> tuple[CRIS, TrainResult]:
+               progress: bool = True, eval_every: int = 0) -> tuple[CRIS, TrainResult]:
+    """Train a fresh CRIS on ``bundle`` (deep-copied first if the recipe fine-tunes it); ``eval_every`` > 0 scores
+    200 held-out scenes every so many steps into ``result.evals``."""
     torch.manual_seed(recipe.seed)
     model = CRIS(bundle, recipe.model)
     result = fit(model, cris_step_fn(model, recipe), recipe.train_config(device),
-                 run_config={"clip": bundle.name, "recipe": asdict(recipe)}, progress=progress, desc="CRIS")
+                 run_config={"clip": bundle.name, "recipe": asdict(recipe)}, progress=progress, desc="CRIS",
+                 eval_fn=lambda: evaluate_cris(model, n_scenes=200), eval_every=eval_every)
     return model, result
 
 
@@ -75,6 +78,7 @@ EVAL_SETS: dict[str, dict[str, Any]] = {
     "held-out scenes": {"n_scenes": 400, "heldout_names": False},
     "held-out class names": {"n_scenes": 1200, "heldout_names": True},
 }
+KIND_SCENES = 800  # validation scenes per expression kind for the by-kind scores (one expression of that kind each)
 
 
 @functools.lru_cache(maxsize=16)
@@ -116,7 +120,7 @@ def evaluate_on_sets(predict: PredictFn) -> dict[str, dict[str, float]]:
     """The chapter's table: every :data:`EVAL_SETS` entry, plus mIoU by expression kind on held-out scenes."""
     results = {name: evaluate_referring(predict, **arguments) for name, arguments in EVAL_SETS.items()}
     for kind in KINDS:
-        results[kind] = evaluate_referring(predict, n_scenes=800, heldout_names=False, kinds=(kind,))
+        results[kind] = evaluate_referring(predict, n_scenes=KIND_SCENES, heldout_names=False, kinds=(kind,))
     return results
 
 
@@ -129,6 +133,7 @@ CRIS_VARIANTS: dict[str, dict[str, Any]] = {
 
 
 def variant_recipe(name: str, steps: int | None = None) -> CrisRecipe:
+    """The documented recipe of a shipped CRIS variant (optionally with another number of steps)."""
     if name not in CRIS_VARIANTS:
         raise ValueError(f"unknown CRIS variant {name!r}; known: {list(CRIS_VARIANTS)}")
     recipe = CrisRecipe()
@@ -149,11 +154,7 @@ def train_and_ship_cris(name: str = "cris-shapes", recipe: CrisRecipe | None = N
 
     recipe = recipe or variant_recipe(name)
     bundle = pretrained("tiny-clip-shapes", device=device)
-    torch.manual_seed(recipe.seed)
-    model = CRIS(bundle, recipe.model)
-    result = fit(model, cris_step_fn(model, recipe), recipe.train_config(device),
-                 run_config={"clip": bundle.name, "recipe": asdict(recipe)}, desc=name,
-                 eval_fn=lambda: evaluate_cris(model, n_scenes=200), eval_every=250)
+    model, result = train_cris(bundle, recipe, device=device, eval_every=250)
     model.to("cpu").eval()
     state = rounded_state(model)
     metrics = evaluate_on_sets(model.predict)
@@ -164,7 +165,7 @@ def train_and_ship_cris(name: str = "cris-shapes", recipe: CrisRecipe | None = N
         "train_seconds": round(result.seconds, 1),
         "steps_per_second": round(result.steps_per_second, 3),
         "metrics": {split: {k: round(v, 4) for k, v in values.items()} for split, values in metrics.items()},
-        "eval": {"seed": EVAL_SEED, "sets": EVAL_SETS, "kinds_scenes": 800},
+        "eval": {"seed": EVAL_SEED, "sets": EVAL_SETS, "kinds_scenes": KIND_SCENES},
         "eval_curve": result.evals,
         "history": _thin(result.history),
     }
