@@ -191,7 +191,7 @@ def train_and_ship_pacl(recipe: PaclRecipe = PaclRecipe(), out_dir: Any = None, 
     """
     from pathlib import Path
 
-    from vlseg.pretrained import WEIGHTS_DIR, _thin, expected_config, pretrained, rounded_state, write_model
+    from vlseg.pretrained import WEIGHTS_DIR, expected_config, pretrained, rounded_state, run_card, write_model
 
     bundle = pretrained("tiny-clip-shapes", device=device)
     model, result = train_pacl(
@@ -202,17 +202,10 @@ def train_and_ship_pacl(recipe: PaclRecipe = PaclRecipe(), out_dir: Any = None, 
     state = rounded_state(model)
     segmentation, _ = evaluate_pacl_segmentation(model)
     image_level = pacl_image_accuracy(model)
-    card = {
-        "recipe": asdict(recipe),
-        "seed": recipe.seed,
-        "steps": result.steps,
-        "train_seconds": round(result.seconds, 1),
-        "steps_per_second": round(result.steps_per_second, 3),
+    card = run_card(asdict(recipe), result) | {
         "metrics": {k: round(v, 4) for k, v in (segmentation | {f"image_{k}": v for k, v in image_level.items()}).items()},
         "eval": {"segmentation_scenes": EVAL_SCENES, "segmentation_seed": EVAL_SEED, "image_n_per_class": 20,
                  "image_seed": 1234},
-        "eval_curve": result.evals,
-        "history": _thin(result.history),
     }
     path = write_model(Path(out_dir or WEIGHTS_DIR), "pacl-shapes", state, expected_config("pacl-shapes", bundle), card)
     print(f"wrote {path}")

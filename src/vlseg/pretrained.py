@@ -105,6 +105,13 @@ def write_model(out_dir: Path, name: str, state: dict[str, torch.Tensor], config
     return path
 
 
+def run_card(recipe: dict[str, Any], result) -> dict[str, Any]:
+    """What every model card records about its training run (a :class:`vlseg.train.TrainResult`)."""
+    return {"recipe": recipe, "seed": recipe.get("seed"), "steps": result.steps,
+            "train_seconds": round(result.seconds, 1), "steps_per_second": round(result.steps_per_second, 3),
+            "eval_curve": result.evals, "history": _thin(result.history)}
+
+
 def rounded_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The module's weights rounded to float16 (and loaded back), so metrics are measured on what is shipped."""
     state = {k: v.detach().to(torch.float16).float() for k, v in module.state_dict().items()}
@@ -118,16 +125,9 @@ def save_pretrained(bundle, name: str, out_dir: Path, *, recipe: dict[str, Any],
 
     state = rounded_state(bundle.model)
     metrics = evaluate_zero_shot(bundle)
-    card = {
-        "recipe": recipe,
-        "seed": recipe.get("seed"),
-        "steps": result.steps,
-        "train_seconds": round(result.seconds, 1),
-        "steps_per_second": round(result.steps_per_second, 3),
+    card = run_card(recipe, result) | {
         "metrics": {k: round(v, 4) for k, v in metrics.items() if k.startswith("top1")},
         "eval": {"n_per_class": metrics["n_per_class"], "seed": metrics["seed"]},
-        "eval_curve": result.evals,
-        "history": _thin(result.history),
     }
     path = write_model(out_dir, name, state, expected_config(name), card)
     tokenizer_path = Path(out_dir) / TOKENIZER_FILE

@@ -150,7 +150,7 @@ def train_and_ship_cris(name: str = "cris-shapes", recipe: CrisRecipe | None = N
     """
     from pathlib import Path
 
-    from vlseg.pretrained import WEIGHTS_DIR, _thin, expected_config, pretrained, rounded_state, write_model
+    from vlseg.pretrained import WEIGHTS_DIR, expected_config, pretrained, rounded_state, run_card, write_model
 
     recipe = recipe or variant_recipe(name)
     bundle = pretrained("tiny-clip-shapes", device=device)
@@ -158,16 +158,9 @@ def train_and_ship_cris(name: str = "cris-shapes", recipe: CrisRecipe | None = N
     model.to("cpu").eval()
     state = rounded_state(model)
     metrics = evaluate_on_sets(model.predict)
-    card = {
-        "recipe": asdict(recipe),
-        "seed": recipe.seed,
-        "steps": result.steps,
-        "train_seconds": round(result.seconds, 1),
-        "steps_per_second": round(result.steps_per_second, 3),
+    card = run_card(asdict(recipe), result) | {
         "metrics": {split: {k: round(v, 4) for k, v in values.items()} for split, values in metrics.items()},
         "eval": {"seed": EVAL_SEED, "sets": EVAL_SETS, "kinds_scenes": KIND_SCENES},
-        "eval_curve": result.evals,
-        "history": _thin(result.history),
     }
     path = write_model(Path(out_dir or WEIGHTS_DIR), name, state, expected_config(name, bundle), card)
     print(f"wrote {path}")
