@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.colors import ListedColormap
 
 from vlseg.data import CLASS_NAMES, COLOUR_NAMES, HELDOUT_CLASSES, SHAPES
 from vlseg.data.vocabulary import COLOURS, IGNORE_INDEX
+from vlseg.metrics import mask_ious
 
 
 def semantic_palette() -> np.ndarray:
@@ -196,12 +198,6 @@ def overlay_maps(image: np.ndarray, maps: np.ndarray, titles: Sequence[str], *, 
     return fig
 
 
-def mask_iou(pred: np.ndarray, target: np.ndarray) -> float:
-    """IoU of two boolean masks (1.0 when both are empty)."""
-    union = np.logical_or(pred, target).sum()
-    return float(np.logical_and(pred, target).sum() / union) if union else 1.0
-
-
 def referring_grid(images: np.ndarray, texts: Sequence[str], targets: np.ndarray, columns: dict[str, np.ndarray],
                    width: float = 1.9):
     """One row per expression: the image with the referred object outlined, then each method's mask with its IoU.
@@ -211,6 +207,8 @@ def referring_grid(images: np.ndarray, texts: Sequence[str], targets: np.ndarray
     import textwrap
 
     rows, names = len(images), list(columns)
+    ious = {name: mask_ious(torch.as_tensor(np.asarray(columns[name], dtype=bool)),
+                            torch.as_tensor(np.asarray(targets, dtype=bool))) for name in names}  # (N,) each
     fig, axes = plt.subplots(rows, 1 + len(names), figsize=((1 + len(names)) * width, rows * (width + 0.25)),
                              squeeze=False)
     for row in range(rows):
@@ -224,7 +222,7 @@ def referring_grid(images: np.ndarray, texts: Sequence[str], targets: np.ndarray
             shown[pred] = images[row][pred]
             axes[row, col].imshow(shown)
             axes[row, col].contour(target, levels=[0.5], colors="white", linewidths=0.8)
-            axes[row, col].set_title(f"{name}\nIoU {mask_iou(pred, target):.2f}", fontsize=7.5)
+            axes[row, col].set_title(f"{name}\nIoU {float(ious[name][row]):.2f}", fontsize=7.5)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
