@@ -28,14 +28,14 @@ from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
 from vlseg.data import CLASS_NAMES, concat_batches, generate_batch, single_object_scenes
 from vlseg.data.shapes_world import heldout_mask
 from vlseg.losses import clip_loss, infonce_mi_lower_bound
-from vlseg.train import TrainConfig, TrainResult, fit
+from vlseg.train import Recipe, TrainResult, fit
 from vlseg.zeroshot import predict, top1_accuracy
 
 MIXED_STREAM = 1_000_000  # block offset of the one-object half of mixed batches
 
 
 @dataclass(frozen=True)
-class ClipRecipe:
+class ClipRecipe(Recipe):
     steps: int = 4400
     batch_size: int = 128
     lr: float = 2e-3
@@ -48,12 +48,6 @@ class ClipRecipe:
     @property
     def single_object_steps(self) -> int:
         return int(round(self.single_object_fraction * self.steps))
-
-    def train_config(self, device: str | None = None) -> TrainConfig:
-        return TrainConfig(
-            steps=self.steps, lr=self.lr, weight_decay=self.weight_decay, warmup_steps=self.warmup_steps,
-            seed=self.seed, device=device,
-        )
 
 
 def clip_step_fn(bundle: ClipBundle, recipe: ClipRecipe) -> Callable[[int], dict[str, Tensor]]:

@@ -27,14 +27,14 @@ from vlseg.data.captions import describe, with_article
 from vlseg.losses import infonce_mi_lower_bound
 from vlseg.pacl import PaclLoss, VisionEmbedder, pacl_compatibility
 from vlseg.segmentation import SegmentationResult, class_targets, evaluate_segmentation
-from vlseg.train import TrainConfig, TrainResult, fit
+from vlseg.train import Recipe, TrainResult, fit
 from vlseg.zeroshot import PROMPT_TEMPLATES, class_text_embeds, top1_accuracy
 
 EVAL_SCENES, EVAL_SEED = 500, 7  # the validation scenes of chapter 02
 
 
 @dataclass(frozen=True)
-class PaclRecipe:
+class PaclRecipe(Recipe):
     steps: int = 3000
     batch_size: int = 128
     lr: float = 1e-3
@@ -44,10 +44,6 @@ class PaclRecipe:
     hidden_dim: int = 384
     prompt_texts: bool = True
     seed: int = 0
-
-    def train_config(self, device: str | None = None) -> TrainConfig:
-        return TrainConfig(steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
-                           warmup_steps=self.warmup_steps, seed=self.seed, device=device)
 
 
 class PaclModel(nn.Module):

@@ -145,6 +145,17 @@ def model_card(name: str, weights_dir: Path | None = None) -> dict[str, Any]:
     raise FileNotFoundError(f"no model card {name}.json in {', '.join(map(str, folders))}")
 
 
+def _head_on_tiny_clip(name: str, weights_dir: Path, build) -> torch.nn.Module:
+    """A model built on the shipped tiny CLIP by ``build(clip_bundle)``, its weights loaded strictly; the checkpoint
+    must record this very CLIP (fingerprint in :func:`expected_config`)."""
+    clip_bundle = pretrained("tiny-clip-shapes", device="cpu")
+    tensors, _ = load_checkpoint(Path(weights_dir) / f"{name}.safetensors",
+                                 expected_config=expected_config(name, clip_bundle))
+    model = build(clip_bundle)
+    model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+    return model
+
+
 def load_weights(name: str, weights_dir: Path = WEIGHTS_DIR, device: str | None = None):
     """Load shipped weights strictly into a fresh model of the current config (mismatch → error)."""
     from vlseg.clip import build_tiny_clip, pick_device
@@ -153,21 +164,14 @@ def load_weights(name: str, weights_dir: Path = WEIGHTS_DIR, device: str | None 
         from vlseg.cris.model import CRIS
         from vlseg.cris.training import variant_recipe
 
-        clip_bundle = pretrained("tiny-clip-shapes", device="cpu")
-        tensors, _ = load_checkpoint(Path(weights_dir) / f"{name}.safetensors",
-                                     expected_config=expected_config(name, clip_bundle))
-        model = CRIS(clip_bundle, variant_recipe(name).model)
-        model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+        model = _head_on_tiny_clip(name, weights_dir, lambda clip: CRIS(clip, variant_recipe(name).model))
         return model.eval().to(pick_device(device))
     if name == "pacl-shapes":
         from vlseg.pacl_training import PaclModel, PaclRecipe
 
-        clip_bundle = pretrained("tiny-clip-shapes", device="cpu")
-        tensors, _ = load_checkpoint(Path(weights_dir) / f"{name}.safetensors",
-                                     expected_config=expected_config(name, clip_bundle))
         recipe = PaclRecipe()
-        model = PaclModel(clip_bundle, recipe.patch_temperature, recipe.hidden_dim)
-        model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+        model = _head_on_tiny_clip(name, weights_dir,
+                                   lambda clip: PaclModel(clip, recipe.patch_temperature, recipe.hidden_dim))
         return model.eval().to(pick_device(device))
     tensors, _ = load_checkpoint(Path(weights_dir) / f"{name}.safetensors", expected_config=expected_config(name))
     bundle = build_tiny_clip()

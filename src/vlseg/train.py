@@ -51,6 +51,15 @@ class TrainConfig:
     checkpoint_every: int = 0  # 0: only at the end (when a checkpoint path is given)
 
 
+class Recipe:
+    """Mixin for the frozen recipe dataclasses of the course (CLIP, PACL, CRIS): each has ``steps``, ``lr``,
+    ``weight_decay``, ``warmup_steps`` and ``seed``, and hands them to :func:`fit` as a :class:`TrainConfig`."""
+
+    def train_config(self, device: str | None = None) -> TrainConfig:
+        return TrainConfig(steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,  # type: ignore[attr-defined]
+                           warmup_steps=self.warmup_steps, seed=self.seed, device=device)  # type: ignore[attr-defined]
+
+
 @dataclass
 class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)

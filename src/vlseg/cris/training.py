@@ -27,11 +27,11 @@ from vlseg.cris.loss import text_to_pixel_contrastive_loss
 from vlseg.cris.model import CRIS, CrisConfig
 from vlseg.data.referring import KINDS
 from vlseg.metrics import referring_metrics
-from vlseg.train import TrainConfig, TrainResult, fit
+from vlseg.train import Recipe, TrainResult, fit
 
 
 @dataclass(frozen=True)
-class CrisRecipe:
+class CrisRecipe(Recipe):
     steps: int = 1500
     batch_size: int = 64
     lr: float = 1e-3  # the head's; the CLIP trains at backbone_lr_scale (0.1) times this, as in the paper
@@ -39,10 +39,6 @@ class CrisRecipe:
     warmup_steps: int = 100
     seed: int = 0
     model: CrisConfig = field(default_factory=lambda: CrisConfig(fine_tune=True))
-
-    def train_config(self, device: str | None = None) -> TrainConfig:
-        return TrainConfig(steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
-                           warmup_steps=self.warmup_steps, seed=self.seed, device=device)
 
 
 def cris_step_fn(model: CRIS, recipe: CrisRecipe) -> Callable[[int], dict[str, Tensor]]:
