@@ -19,7 +19,7 @@ import json
 
 from _common import RESULTS, write
 
-from vlseg.pretrained import model_card
+from vlseg.shipped import model_card
 
 
 def first_time(curve: list[dict], key: str, level: float) -> float | None:

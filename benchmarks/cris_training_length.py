@@ -16,8 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write  # noqa: E402
 
 import vlseg  # noqa: E402
-from vlseg.cris.training import EVAL_SETS, evaluate_referring, train_cris, variant_recipe  # noqa: E402
-from vlseg.pretrained import model_card  # noqa: E402
+from vlseg.cris import EVAL_SETS, evaluate_referring, train_cris
+from vlseg.registry import recipe_with  # noqa: E402
+from vlseg.shipped import model_card  # noqa: E402
 
 STEPS = 3000
 
@@ -25,7 +26,7 @@ STEPS = 3000
 def main() -> None:
     bundle = vlseg.pretrained("tiny-clip-shapes")
     shipped = model_card("cris-shapes")
-    model, result = train_cris(bundle, replace(variant_recipe("cris-shapes"), steps=STEPS))
+    model, result = train_cris(bundle, recipe_with("cris-shapes", steps=STEPS))
     longer = evaluate_referring(model.predict, **EVAL_SETS["held-out scenes"])
     rows = [
         {"steps": shipped["steps"], "train_seconds": shipped["train_seconds"], "source": "shipped card"}

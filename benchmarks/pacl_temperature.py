@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write  # noqa: E402
 
 import vlseg  # noqa: E402
-from vlseg.pacl_training import PaclRecipe, evaluate_pacl_segmentation, train_pacl  # noqa: E402
+from vlseg.pacl import PaclRecipe, evaluate_pacl_segmentation, train_pacl  # noqa: E402
 
 TEMPERATURES = (0.01, 0.05, 0.2, 1.0)
 STEPS = 600

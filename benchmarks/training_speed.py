@@ -16,7 +16,7 @@ from transformers import CLIPModel
 
 import vlseg.clip as clip
 from vlseg.clip_training import ClipRecipe, clip_step_fn
-from vlseg.train import make_optimizer
+from vlseg.training import make_optimizer
 
 WIDTHS = (64, 96, 128)
 TIMED_STEPS = 10

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, read_metadata, save_checkpoint
-from vlseg.train import TrainConfig, fit, lr_factor
+from vlseg.training import TrainConfig, fit, lr_factor
 
 
 def test_round_trip_and_no_temp_files(tmp_path):
@@ -94,7 +94,7 @@ def test_non_finite_loss_stops_training():
 
 def test_training_time_excludes_evaluation(monkeypatch):
     """A fake clock that only moves during evaluation: the recorded training time must stay 0."""
-    import vlseg.train as train_module
+    import vlseg.training as train_module
 
     clock = {"now": 0.0}
     monkeypatch.setattr(train_module.time, "perf_counter", lambda: clock["now"])

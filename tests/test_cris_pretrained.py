@@ -8,35 +8,37 @@ import pytest
 
 from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from vlseg.clip import build_tiny_clip
-from vlseg.cris.training import EVAL_SEED, EVAL_SETS, evaluate_referring, variant_recipe
-from vlseg.pretrained import CRIS_NAMES, WEIGHTS_DIR, expected_config, load_weights, model_card
+from vlseg.cris.evaluation import EVAL_SEED, EVAL_SETS, evaluate_referring
+from vlseg.checkpoint import WEIGHTS_DIR
+from vlseg.registry import entry, names
+from vlseg.shipped import expected_config, load_weights, model_card
+
+CRIS_NAMES = names("cris")
 
 
 @pytest.mark.parametrize("name", CRIS_NAMES)
 def test_card_agrees_with_the_code(name):
     card = model_card(name)
     assert card["config"] == json.loads(json.dumps(expected_config(name)))
-    assert card["recipe"] == json.loads(json.dumps(asdict(variant_recipe(name))))  # the documented recipe made them
-    assert card["command"] == f"python -m vlseg.train cris --variant {name}"
+    assert card["recipe"] == json.loads(json.dumps(asdict(entry(name).recipe)))  # the documented recipe made them
+    assert card["command"] == entry(name).command == f"python -m vlseg.train {name}"
     assert card["steps"] == card["recipe"]["steps"] and card["seed"] == card["recipe"]["seed"]
     assert card["eval"]["seed"] == EVAL_SEED and card["eval"]["sets"] == json.loads(json.dumps(EVAL_SETS))
 
 
-def test_shipped_names_are_the_variants():
-    from vlseg.cris.training import CRIS_VARIANTS
-
-    assert CRIS_NAMES == tuple(CRIS_VARIANTS)
+def test_shipped_cris_models_are_the_model_and_its_two_ablations():
+    assert CRIS_NAMES == ("cris-shapes", "cris-shapes-no-decoder", "cris-shapes-dot")
 
 
 def test_ablations_differ_from_the_model_only_where_they_should():
-    full = variant_recipe("cris-shapes").model.as_dict()
+    full = entry("cris-shapes").recipe.model.as_dict()
 
     def changed(name):
-        return {key for key, value in variant_recipe(name).model.as_dict().items() if full[key] != value}
+        return {key for key, value in entry(name).recipe.model.as_dict().items() if full[key] != value}
 
     assert changed("cris-shapes-no-decoder") == {"use_decoder"} and changed("cris-shapes-dot") == {"kernel_size"}
-    with pytest.raises(ValueError, match="unknown CRIS variant"):
-        variant_recipe("cris-shapes-large")
+    with pytest.raises(ValueError, match="unknown pretrained model"):
+        entry("cris-shapes-large")
 
 
 @pytest.mark.parametrize("name", CRIS_NAMES)

@@ -7,8 +7,10 @@ import pytest
 
 from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from vlseg.clip import build_tiny_clip
-from vlseg.pacl_training import PaclRecipe, evaluate_pacl_segmentation, pacl_image_accuracy
-from vlseg.pretrained import WEIGHTS_DIR, expected_config, load_weights, model_card
+from vlseg.pacl import PaclRecipe, evaluate_pacl_segmentation, pacl_image_accuracy
+from vlseg.checkpoint import WEIGHTS_DIR
+from vlseg.registry import entry
+from vlseg.shipped import expected_config, load_weights, model_card
 
 NAME = "pacl-shapes"
 
@@ -26,7 +28,7 @@ def model():
 def test_card_agrees_with_the_code(card):
     assert card["config"] == json.loads(json.dumps(expected_config(NAME)))
     assert card["recipe"] == json.loads(json.dumps(asdict(PaclRecipe())))  # the documented recipe made these weights
-    assert card["command"] == "python -m vlseg.train pacl" and card["steps"] == card["recipe"]["steps"]
+    assert card["command"] == entry(NAME).command == "python -m vlseg.train pacl-shapes" and card["steps"] == card["recipe"]["steps"]
 
 
 def test_only_the_embedder_and_logit_scale_are_shipped(model):

@@ -72,12 +72,11 @@ def test_pixel_patches_match_the_vit_patch_order():
 
 
 def test_segment_with_a_background_threshold():
-    from vlseg.segmentation import query_maps, segment
+    from vlseg.segmentation import segment_embeds
 
     class_embeds = torch.eye(3, 4)  # three classes along the first three axes
     patch_embeds = torch.tensor([[[1.0, 0, 0, 0], [0, 0, 0, 1.0], [0, 2.0, 0, 0], [0, 0, 1.0, 0.2]]])  # (1, 4, 4)
-    patches, pixels = segment(patch_embeds, class_embeds, 4)
+    patches, pixels = segment_embeds(patch_embeds, class_embeds, 4)
     assert patches.tolist() == [[0, 0, 1, 2]]  # patch 1 is orthogonal to every class: argmax picks the first
-    patches, pixels = segment(patch_embeds, class_embeds, 4, background_threshold=0.5)
+    patches, pixels = segment_embeds(patch_embeds, class_embeds, 4, background_threshold=0.5)
     assert patches.tolist() == [[0, 3, 1, 2]] and pixels.shape == (1, 4, 4)  # 3 = background
-    assert query_maps(patch_embeds, class_embeds, 8).shape == (1, 3, 8, 8)

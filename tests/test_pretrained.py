@@ -1,13 +1,14 @@
 """The shipped tiny CLIP: strict loading, recorded metrics reproduced, targets met, mismatches refused."""
 
 import json
-import shutil
 
 import pytest
 
 from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from vlseg.clip_training import evaluate_zero_shot
-from vlseg.pretrained import WEIGHTS_DIR, expected_config, load_weights, model_card, pretrained
+from vlseg.checkpoint import WEIGHTS_DIR
+from vlseg.registry import entry
+from vlseg.shipped import expected_config, load_weights, model_card, pretrained
 
 NAME = "tiny-clip-shapes"
 
@@ -30,7 +31,7 @@ def test_weights_are_small_and_safetensors():
 
 def test_card_records_how_it_was_made(card):
     assert card["config"] == json.loads(json.dumps(expected_config(NAME)))
-    assert card["command"] == "python -m vlseg.train clip"
+    assert card["command"] == entry(NAME).command == "python -m vlseg.train tiny-clip-shapes"
     assert card["seed"] == card["recipe"]["seed"] and card["steps"] == card["recipe"]["steps"]
     assert card["train_seconds"] > 0 and len(card["history"]) > 10
 
@@ -60,18 +61,15 @@ def test_checkpoint_from_another_config_is_refused(tmp_path, monkeypatch):
 
 def test_pretrained_falls_back_when_weights_do_not_match(tmp_path, monkeypatch):
     """With no matching weights anywhere, pretrained(retrain=False) says so instead of loading them."""
-    import sys
-
-    P = sys.modules["vlseg.pretrained"]  # the module (vlseg.pretrained is also the name of the function)
+    from vlseg import checkpoint
 
     tensors, meta = load_checkpoint(WEIGHTS_DIR / f"{NAME}.safetensors")
     meta["config"]["tokenizer"] = "0000"
     save_checkpoint(tmp_path / f"{NAME}.safetensors", tensors, meta)
-    shutil.copy(WEIGHTS_DIR / P.TOKENIZER_FILE, tmp_path / P.TOKENIZER_FILE)
-    monkeypatch.setattr(P, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(P, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(checkpoint, "CACHE_DIR", tmp_path / "cache")
     with pytest.warns(UserWarning, match="ignoring"), pytest.raises(FileNotFoundError, match="no weights"):
-        P.pretrained(NAME, retrain=False)
+        pretrained(NAME, retrain=False)
 
 
 def test_unknown_name():

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from vlseg.data import HELDOUT_CLASSES, generate_batch
-from vlseg.pretrained import shipped_tokenizer
+from vlseg.text import shipped_tokenizer
 from vlseg.text import BOS, EOS, PAD, build_shapes_tokenizer, caption_corpus, check_texts
 
 
@@ -54,7 +54,7 @@ def test_corpus_never_names_heldout_classes():
 
 def test_check_texts():
     assert check_texts("a red circle") == ["a red circle"]
-    with pytest.raises(ValueError, match="empty list"):
+    with pytest.raises(ValueError, match="texts is empty"):
         check_texts([])
-    with pytest.raises(ValueError, match="text 1 is empty"):
+    with pytest.raises(ValueError, match=r"texts\[1\] is an empty string"):
         check_texts(["a", "  "])

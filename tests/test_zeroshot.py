@@ -36,9 +36,9 @@ def test_ensemble_is_the_normalised_mean_of_template_embeddings(bundle):
 
 
 def test_bad_prompts_raise(bundle):
-    with pytest.raises(ValueError, match="empty list of class names"):
+    with pytest.raises(ValueError, match="class_names is empty"):
         class_text_embeds(bundle, [])
-    with pytest.raises(ValueError, match="empty list of prompt templates"):
+    with pytest.raises(ValueError, match="templates is empty"):
         class_text_embeds(bundle, ["red circle"], templates=[])
     with pytest.raises(ValueError, match="no '\\{\\}'"):
         class_text_embeds(bundle, ["red circle"], templates=["a photo"])

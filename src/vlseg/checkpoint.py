@@ -1,5 +1,8 @@
 """Checkpoints as safetensors (no pickle), written atomically, refused when the config differs.
 
+Also the home of shipped weights on disk: ``WEIGHTS_DIR`` (in the package) and ``CACHE_DIR`` (retrained ones),
+and :func:`write_model`, which writes weights (float16) plus their JSON model card.
+
 A checkpoint holds tensors (model weights, optionally optimizer state under ``optim/``) and one
 JSON document in the safetensors metadata (key ``vlseg``) with at least the ``config`` the tensors
 belong to. Loading with an ``expected_config`` compares the two and raises
@@ -9,6 +12,7 @@ wrong model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -21,10 +25,21 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 METADATA_KEY = "vlseg"
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+CACHE_DIR = Path(os.environ.get("VLSEG_CACHE", Path.home() / ".cache" / "vlseg"))
 
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint was written for another configuration than the one asked for."""
+
+
+class CorruptCheckpointError(ValueError):
+    """The file is not a readable safetensors checkpoint (truncated, overwritten, or tensors of the wrong shape)."""
+
+
+def _corrupt(path: Path, err: Exception, rebuild: str | None) -> CorruptCheckpointError:
+    how = f" Rebuild it with `{rebuild}`, or delete it." if rebuild else " Delete it and write it again."
+    return CorruptCheckpointError(f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err}).{how}")
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, Any]) -> Path:
@@ -45,16 +60,21 @@ def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], metadata: dict
     return path
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The JSON metadata of a checkpoint, without loading its tensors."""
+def read_metadata(path: str | Path, rebuild: str | None = None) -> dict[str, Any]:
+    """The JSON metadata of a checkpoint, without loading its tensors. ``rebuild``: the command that remakes it,
+    named in the error if the file is corrupt."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    with safe_open(str(path), framework="pt") as handle:
-        raw = (handle.metadata() or {}).get(METADATA_KEY)
-    if raw is None:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get(METADATA_KEY)
+        metadata = None if raw is None else json.loads(raw)
+    except Exception as err:  # safetensors raises its own SafetensorError (and others) for damaged files
+        raise _corrupt(path, err, rebuild) from err
+    if metadata is None:
         raise CheckpointMismatchError(f"{path} is not a vlseg checkpoint (no '{METADATA_KEY}' metadata)")
-    return json.loads(raw)
+    return metadata
 
 
 def config_differences(saved: Any, expected: Any, prefix: str = "") -> list[str]:
@@ -75,10 +95,14 @@ def config_differences(saved: Any, expected: Any, prefix: str = "") -> list[str]
 
 
 def load_checkpoint(
-    path: str | Path, expected_config: dict[str, Any] | None = None, device: str | torch.device = "cpu"
+    path: str | Path, expected_config: dict[str, Any] | None = None, device: str | torch.device = "cpu",
+    rebuild: str | None = None,
 ) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Tensors and metadata of a checkpoint; with ``expected_config``, refuse one from another config."""
-    metadata = read_metadata(path)
+    """Tensors and metadata of a checkpoint; with ``expected_config``, refuse one from another config.
+
+    A damaged file raises :class:`CorruptCheckpointError` naming the file and ``rebuild``, the command that remakes it.
+    """
+    metadata = read_metadata(path, rebuild)
     if expected_config is not None:
         diffs = config_differences(metadata.get("config"), expected_config)
         if diffs:
@@ -86,10 +110,63 @@ def load_checkpoint(
                 f"checkpoint {path} was made for another configuration: " + "; ".join(diffs)
             )
     tensors: dict[str, Tensor] = {}
-    with safe_open(str(path), framework="pt", device=str(device)) as handle:
-        for name in handle.keys():
-            tensors[name] = handle.get_tensor(name)
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as handle:
+            for name in handle.keys():
+                tensors[name] = handle.get_tensor(name)
+    except Exception as err:
+        raise _corrupt(Path(path), err, rebuild) from err
     return tensors, metadata
+
+
+def load_state_strictly(module: torch.nn.Module, tensors: dict[str, Tensor], path: str | Path,
+                        rebuild: str | None = None) -> None:
+    """``module.load_state_dict(tensors, strict=True)`` (as float32), with an error naming the file if they disagree."""
+    try:
+        module.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+    except RuntimeError as err:
+        raise _corrupt(Path(path), ValueError(str(err).split("\n")[0] + " …"), rebuild) from err
+
+
+def state_digest(state: dict[str, Tensor]) -> str:
+    """A fingerprint of model weights (as float16, the precision they are shipped in)."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().to(torch.float16).cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def rounded_state(module: torch.nn.Module) -> dict[str, Tensor]:
+    """The module's weights rounded to float16 (and loaded back), so metrics are measured on what is shipped."""
+    state = {k: v.detach().to(torch.float16).float() for k, v in module.state_dict().items()}
+    module.load_state_dict(state)
+    return state
+
+
+def write_model(out_dir: str | Path, name: str, state: dict[str, Tensor], config: dict[str, Any],
+                card: dict[str, Any]) -> Path:
+    """Weights as float16 safetensors (``config`` in the metadata) and the JSON card, both written atomically."""
+    out_dir = Path(out_dir)
+    path = save_checkpoint(out_dir / f"{name}.safetensors", {k: v.to(torch.float16) for k, v in state.items()},
+                           {"config": config})
+    tmp = out_dir / f"{name}.json.tmp"
+    tmp.write_text(json.dumps({"name": name, "config": config} | card, indent=1) + "\n")
+    os.replace(tmp, out_dir / f"{name}.json")
+    return path
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Make sure ``folder`` exists and a file can be written in it (before an expensive training)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test", delete=True):
+            pass
+    except OSError as err:
+        raise PermissionError(f"cannot write to {folder} ({err}); set VLSEG_CACHE to a writable folder "
+                              "or pass another output folder") from err
+    return folder
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:

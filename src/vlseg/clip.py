@@ -32,9 +32,13 @@ import numpy as np
 import torch
 from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerBase
 
-from vlseg.text import CONTEXT_LENGTH, check_texts
+from vlseg.device import pick_device
+from vlseg.images import as_images
+from vlseg.text import CONTEXT_LENGTH, PROMPT_TEMPLATES, check_texts, shipped_tokenizer
+from vlseg.zeroshot import predict as zero_shot_predict
 
 TINY_CLIP_NAME = "tiny-clip-shapes"
+PATCH_OUTPUTS = ("hidden", "normed", "projected")
 
 # The tiny CLIP for ShapesWorld: 64×64 images in 8×8 patches (64 patch tokens + CLS), narrow widths.
 # Chosen for speed on a CPU; see benchmarks/ and the chapter 01 for what was measured.
@@ -81,17 +85,6 @@ def tiny_clip_config(spec: dict[str, Any] = TINY_CLIP_SPEC) -> CLIPConfig:
     return CLIPConfig(text_config=text_config, vision_config=vision_config, projection_dim=spec["projection_dim"])
 
 
-def pick_device(preferred: str | None = None) -> torch.device:
-    """``cuda`` > ``mps`` > ``cpu`` unless ``preferred`` names one."""
-    if preferred:
-        return torch.device(preferred)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 @dataclass
 class ClipBundle:
     """A CLIP model with its tokenizer and image preprocessing, plus the accessors of this course."""
@@ -128,41 +121,26 @@ class ClipBundle:
         return self
 
     # ---- inputs ----------------------------------------------------------------------------------
-    def pixel_values(self, images: Any, resize: bool = False) -> torch.Tensor:
+    def pixel_values(self, images: Any) -> torch.Tensor:
         """Images → normalised ``pixel_values`` (B, 3, S, S) on the model's device.
 
-        Accepts a uint8 array/tensor (B, H, W, 3) or (H, W, 3) of the model's input size (the fast
-        path, used for ShapesWorld), or a list of PIL images / arrays of any size, which go through
-        the ``CLIPImageProcessor`` (resize and crop as the model was trained). With ``resize=True``
-        an array of another size also goes through the processor (e.g. 64×64 scenes for a 224×224
-        hub CLIP) instead of raising.
+        ``images`` as :mod:`vlseg.images` accepts them (uint8, channels last: (H, W, 3), (B, H, W, 3), PIL, or a
+        list). Images of another size than the model's ``S × S`` are resized to it, aspect ratio not kept
+        (bilinear, antialiased); images already ``S × S`` are used as they are.
         """
-        if isinstance(images, (list, tuple)):
-            if not images:
-                raise ValueError("empty list of images")
-            out = self.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
-            return out.to(self.device)
-        tensor = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-        if tensor.ndim == 3:
-            tensor = tensor[None]
-        size = self.image_size
-        if resize and tensor.ndim == 4 and tuple(tensor.shape[1:3]) != (size, size):
-            return self.pixel_values([image.numpy() for image in tensor.cpu()])
-        if tensor.ndim != 4 or tensor.shape[-1] != 3:
-            raise ValueError(
-                f"images must be (B, H, W, 3) or (H, W, 3) uint8 with RGB last; got shape {tuple(tensor.shape)}"
-            )
-        if tuple(tensor.shape[1:3]) != (size, size):
-            raise ValueError(
-                f"images are {tuple(tensor.shape[1:3])} pixels but {self.name} takes {size}×{size}; "
-                "pass resize=True (or a list of PIL images) to resize them with the image processor"
-            )
-        if tensor.dtype != torch.uint8:
-            raise ValueError(f"images must be uint8 (0–255); got {tensor.dtype}")
+        pixels = as_images(images).model_input(self.image_size).to(self.device)  # (B, 3, S, S) in [0, 1]
         mean = torch.tensor(self.image_processor.image_mean, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(self.image_processor.image_std, device=self.device).view(1, 3, 1, 1)
-        pixels = tensor.to(self.device).permute(0, 3, 1, 2).float() / 255.0  # (B, 3, S, S)
         return (pixels - mean) / std
+
+    @torch.no_grad()
+    def classify(self, images: Any, class_names: Sequence[str], templates: Sequence[str] = PROMPT_TEMPLATES,
+                 batch_size: int = 512) -> torch.Tensor:
+        """Zero-shot classification: for each image the index of its class in ``class_names``, LongTensor (N,).
+
+        ``images`` as :mod:`vlseg.images` accepts them (a list of any sizes too); ``class_names`` a list of names.
+        """
+        return zero_shot_predict(self, images, class_names, templates, batch_size)
 
     def tokenize(self, texts: str | Sequence[str]) -> dict[str, torch.Tensor]:
         """Texts → ``input_ids`` and ``attention_mask`` (B, L), padded to the longest, on the model's device."""
@@ -189,16 +167,26 @@ class ClipBundle:
         out = self.model.vision_model(pixel_values=pixel_values, output_hidden_states=True)
         return tuple(out.hidden_states)
 
-    def patch_tokens(
-        self, pixel_values: torch.Tensor, *, projected: bool = True, layer: int = -1
-    ) -> torch.Tensor:
-        """Patch tokens of vision layer ``layer`` (default: the last), CLS removed.
+    def vision_tokens(self, pixel_values: torch.Tensor, layer: int = -1) -> torch.Tensor:
+        """All tokens (CLS first) of vision layer ``layer``, raw: (B, 1 + T, C). The last layer needs no extra copies."""
+        if layer == -1:
+            return self.model.vision_model(pixel_values=pixel_values).last_hidden_state
+        return self.vision_hidden_states(pixel_values)[layer]
 
-        ``projected=False``: the raw hidden states (B, T, C). ``projected=True``: post-LayerNorm then
-        the visual projection, as CLIP does to its CLS token, giving (B, T, D) in the joint space.
+    def patch_tokens(self, pixel_values: torch.Tensor, *, output: str = "projected", layer: int = -1) -> torch.Tensor:
+        """Patch tokens of vision layer ``layer`` (default: the last), CLS removed — the one way the course reads them.
+
+        ``output``: ``"hidden"`` the raw hidden states (B, T, C); ``"normed"`` after ``post_layernorm`` (B, T, C),
+        PACL's input; ``"projected"`` post-LayerNorm then the visual projection, as CLIP does to its CLS token,
+        giving (B, T, D) in the joint space.
         """
-        hidden = self.vision_hidden_states(pixel_values)[layer][:, 1:, :]  # (B, T, C)
-        return self.project_patches(hidden) if projected else hidden
+        if output not in PATCH_OUTPUTS:
+            raise ValueError(f"output must be one of {PATCH_OUTPUTS}; got {output!r}")
+        hidden = self.vision_tokens(pixel_values, layer)[:, 1:, :]  # (B, T, C)
+        if output == "hidden":
+            return hidden
+        normed = self.model.vision_model.post_layernorm(hidden)  # (B, T, C)
+        return self.model.visual_projection(normed) if output == "projected" else normed
 
     def project_patches(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, T, C) vision hidden states → (B, T, D): post-LayerNorm + visual projection."""
@@ -206,8 +194,7 @@ class ClipBundle:
 
     def image_and_patch_embeds(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One forward pass: image embedding (B, D) and projected patch tokens (B, T, D)."""
-        last = self.model.vision_model(pixel_values=pixel_values).last_hidden_state  # (B, 1 + T, C)
-        projected = self.project_patches(last)  # (B, 1 + T, D)
+        projected = self.project_patches(self.vision_tokens(pixel_values))  # (B, 1 + T, D)
         return projected[:, 0], projected[:, 1:]
 
     # ---- text side -------------------------------------------------------------------------------
@@ -257,8 +244,6 @@ def tiny_image_processor(spec: dict[str, Any] = TINY_CLIP_SPEC) -> Any:
 
 def build_tiny_clip(tokenizer: PreTrainedTokenizerBase | None = None, seed: int = 0) -> ClipBundle:
     """The tiny ShapesWorld CLIP, randomly initialised with ``seed``."""
-    from vlseg.pretrained import shipped_tokenizer
-
     tokenizer = tokenizer if tokenizer is not None else shipped_tokenizer()
     if len(tokenizer) > TINY_CLIP_SPEC["vocab_size"]:
         raise ValueError(

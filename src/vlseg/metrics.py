@@ -13,11 +13,25 @@ report), and ``prec@X`` the fraction of expressions with IoU > X.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
+from vlseg.checks import check_positive_int
+
+
+def check_ignore_index(ignore_index: Any) -> int:
+    """The label of pixels that are not scored: an integer (255 by convention; −1 also works)."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"ignore_index must be an integer label (e.g. 255 or -1); got {ignore_index!r}. "
+                        "With nothing to ignore, pass a label that never occurs, e.g. 255")
+    return ignore_index
+
 
 def _check_label_maps(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int) -> tuple[Tensor, Tensor]:
+    check_ignore_index(ignore_index)
+    check_positive_int(num_classes, "num_classes")
     pred, target = torch.as_tensor(pred), torch.as_tensor(target)
     if pred.shape != target.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape")
@@ -28,7 +42,8 @@ def _check_label_maps(pred: Tensor, target: Tensor, num_classes: int, ignore_ind
     valid = target != ignore_index
     for name, labels in (("pred", pred[valid]), ("target", target[valid])):
         if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
-            raise ValueError(f"{name} has labels outside [0, {num_classes}) (other than ignore_index={ignore_index})")
+            raise ValueError(f"{name} has labels from {int(labels.min())} to {int(labels.max())}, outside "
+                             f"[0, {num_classes}) (other than ignore_index={ignore_index})")
     return pred, target
 
 
@@ -63,8 +78,8 @@ class IoUAccumulator:
     """Streaming mIoU: ``update`` batch after batch, ``compute`` at the end (same result as one big call)."""
 
     def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
-        self.num_classes = num_classes
-        self.ignore_index = ignore_index
+        self.num_classes = check_positive_int(num_classes, "num_classes")
+        self.ignore_index = check_ignore_index(ignore_index)
         self.intersection = torch.zeros(num_classes, dtype=torch.long)
         self.union = torch.zeros(num_classes, dtype=torch.long)
 
@@ -120,6 +135,7 @@ def boundary_band(masks: Tensor, width: int = 1) -> Tensor:
     """Pixels within ``width`` pixels (chessboard distance) of a mask's boundary, inside or out: (N, H, W) bool."""
     if masks.ndim != 3 or masks.dtype != torch.bool:
         raise ValueError(f"masks must be boolean (N, H, W); got {masks.dtype} {tuple(masks.shape)}")
+    width = check_positive_int(width, "width")
     size = 2 * width + 1
     as_float = masks[:, None].float()  # (N, 1, H, W)
     dilated = torch.nn.functional.max_pool2d(as_float, size, stride=1, padding=width)
@@ -137,6 +153,9 @@ def boundary_error_fraction(pred_masks: Tensor, gt_masks: Tensor, width: int = 1
 def paired_bootstrap(scores_a: Tensor, scores_b: Tensor, n_resamples: int = 2000, seed: int = 0,
                      level: float = 0.95) -> tuple[float, float, float]:
     """Mean of ``scores_a − scores_b`` over paired items (N,), and its bootstrap confidence interval (low, high)."""
+    n_resamples = check_positive_int(n_resamples, "n_resamples")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1; got {level}")
     scores_a, scores_b = torch.as_tensor(scores_a).double(), torch.as_tensor(scores_b).double()
     if scores_a.shape != scores_b.shape or scores_a.ndim != 1 or len(scores_a) == 0:
         raise ValueError(f"expected two (N,) score vectors; got {tuple(scores_a.shape)} and {tuple(scores_b.shape)}")

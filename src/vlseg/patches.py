@@ -61,17 +61,21 @@ def patch_logits(patch_embeds: Tensor, class_embeds: Tensor) -> Tensor:
     return zero_shot_logits(patch_embeds.reshape(batch * tokens, dim), class_embeds).view(batch, tokens, -1)
 
 
-def logits_to_pixels(logits: Tensor, image_size: int | tuple[int, int]) -> Tensor:
-    """Patch logits (B, T, K) on a square grid → pixel logits (B, K, H, W), bilinear upsampling."""
-    if logits.ndim != 3:
-        raise ValueError(f"logits must be (B, T, K); got {tuple(logits.shape)}")
-    batch, tokens, classes = logits.shape
+def patch_grid(per_patch: Tensor) -> Tensor:
+    """Per-patch values (B, T, K) in row-major order → maps on the square patch grid (B, K, G, G)."""
+    if per_patch.ndim != 3:
+        raise ValueError(f"per-patch values must be (B, T, K); got {tuple(per_patch.shape)}")
+    batch, tokens, channels = per_patch.shape
     grid = math.isqrt(tokens)
     if grid * grid != tokens:
         raise ValueError(f"{tokens} patch tokens do not form a square grid")
+    return per_patch.transpose(1, 2).reshape(batch, channels, grid, grid)
+
+
+def logits_to_pixels(logits: Tensor, image_size: int | tuple[int, int]) -> Tensor:
+    """Patch logits (B, T, K) on a square grid → pixel logits (B, K, H, W), bilinear upsampling."""
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    maps = logits.transpose(1, 2).reshape(batch, classes, grid, grid)  # (B, K, G, G)
-    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)  # (B, K, H, W)
+    return F.interpolate(patch_grid(logits), size=size, mode="bilinear", align_corners=False)  # (B, K, H, W)
 
 
 def pixel_patches(pixel_values: Tensor, patch_size: int) -> Tensor:

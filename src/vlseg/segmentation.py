@@ -23,12 +23,15 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from vlseg.checks import check_positive_int
 from vlseg.clip import ClipBundle
 from vlseg.data.vocabulary import BACKGROUND, IGNORE_INDEX
 from vlseg.dense import dense_patch_embeds
-from vlseg.metrics import IoUAccumulator
+from vlseg.images import as_images
+from vlseg.metrics import IoUAccumulator, check_ignore_index
 from vlseg.patches import logits_to_pixels, patch_labels, patch_logits
-from vlseg.zeroshot import PROMPT_TEMPLATES, class_text_embeds
+from vlseg.text import PROMPT_TEMPLATES
+from vlseg.zeroshot import class_text_embeds
 
 PatchEmbedFn = Callable[[Tensor], Tensor]  # pixel_values (B, 3, S, S) → patch embeddings (B, T, D)
 
@@ -44,7 +47,11 @@ def patch_targets(targets: Tensor, bundle: ClipBundle, ignore_index: int = IGNOR
     size = bundle.image_size
     if tuple(targets.shape[-2:]) != (size, size):  # masks of another size: bring them to the model's input size
         targets = F.interpolate(targets[:, None].float(), size=(size, size), mode="nearest")[:, 0].long()
-    return patch_labels(targets, bundle.patch_size, ignore_index=ignore_index)
+    if ignore_index == IGNORE_INDEX:
+        return patch_labels(targets, bundle.patch_size, ignore_index=ignore_index)
+    # another ignore label (e.g. −1): count it as 255 for the majority rule, give it back afterwards
+    labels = patch_labels(torch.where(targets == ignore_index, IGNORE_INDEX, targets), bundle.patch_size)
+    return torch.where(labels == IGNORE_INDEX, ignore_index, labels)
 
 
 @dataclass
@@ -63,7 +70,7 @@ class SegmentationResult:
 
 
 @torch.no_grad()
-def segment(
+def segment_embeds(
     patch_embeds: Tensor, class_embeds: Tensor, image_size: int | tuple[int, int], background_threshold: float | None = None
 ) -> tuple[Tensor, Tensor]:
     """Patch embeddings (B, T, D) and class embeddings (K, D) → patch argmax (B, T) and pixel argmax (B, H, W).
@@ -80,12 +87,6 @@ def segment(
         patch_pred = torch.where(patch_best < background_threshold, background, patch_pred)
         pixel_pred = torch.where(pixel_best < background_threshold, background, pixel_pred)
     return patch_pred, pixel_pred
-
-
-@torch.no_grad()
-def query_maps(patch_embeds: Tensor, text_embeds: Tensor, image_size: int | tuple[int, int]) -> Tensor:
-    """Free-text queries: cosine of every patch with every text, upsampled. (B, T, D), (Q, D) → (B, Q, H, W)."""
-    return logits_to_pixels(patch_logits(patch_embeds, text_embeds), image_size)
 
 
 @torch.no_grad()
@@ -108,11 +109,21 @@ def evaluate_segmentation(
     ``patch_embed_fn(pixel_values)`` if given, else from the frozen CLIP with ``method``
     (``"clip"``, ``"maskclip"``, ``"clearclip"``, see :mod:`vlseg.dense`).
     """
-    targets = torch.as_tensor(targets).long()
-    if targets.ndim != 3 or tuple(targets.shape) != tuple(np.shape(images)[:3]):
-        raise ValueError(
-            f"targets must be (N, H, W) matching images (N, H, W, 3); got {tuple(targets.shape)} and {np.shape(images)}"
-        )
+    checked = as_images(images)
+    if checked.block is None:
+        raise ValueError("evaluate_segmentation scores a batch of images of one size, (N, H, W, 3); got a list")
+    ignore_index = check_ignore_index(ignore_index)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    targets = torch.as_tensor(targets)
+    if targets.is_floating_point() or targets.ndim != 3 or tuple(targets.shape) != tuple(checked.block.shape[:3]):
+        raise ValueError(f"targets must be integer class maps (N, H, W) matching images (N, H, W, 3); got "
+                         f"{targets.dtype} {tuple(targets.shape)} and {tuple(checked.block.shape)}")
+    targets = targets.long()
+    scored_labels = targets[targets != ignore_index]
+    if scored_labels.numel() and int(scored_labels.max()) >= len(class_names):
+        raise ValueError(f"targets hold labels up to {int(scored_labels.max())} but there are {len(class_names)} "
+                         "class names: raw ShapesWorld semantic masks (0 = background, c + 1 = class c)? "
+                         "Convert them with vlseg.segmentation.class_targets")
     embed = patch_embed_fn or (lambda pixel_values: dense_patch_embeds(bundle, pixel_values, method))
     class_embeds = class_text_embeds(bundle, class_names, templates)  # (K, D)
     grid_targets = patch_targets(targets, bundle, ignore_index).flatten(1)  # (N, G*G)
@@ -120,8 +131,8 @@ def evaluate_segmentation(
     patch_preds, pixel_preds = [], []
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc=f"segmenting ({method if patch_embed_fn is None else 'custom'})", disable=not progress):
-        pixel_values = bundle.pixel_values(images[start : start + batch_size], resize=True)
-        patch_pred, pixel_pred = segment(embed(pixel_values), class_embeds, tuple(targets.shape[-2:]))
+        pixel_values = bundle.pixel_values(checked.block[start : start + batch_size])
+        patch_pred, pixel_pred = segment_embeds(embed(pixel_values), class_embeds, tuple(targets.shape[-2:]))
         accumulator.update(pixel_pred.cpu(), targets[start : start + batch_size])
         patch_preds.append(patch_pred.cpu())
         pixel_preds.append(pixel_pred.cpu().to(torch.int16))

@@ -12,15 +12,52 @@ config and pools at the *highest* token id instead, which would silently pool th
 
 from __future__ import annotations
 
+import hashlib
+import json
+import warnings
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
+
+from vlseg.checkpoint import WEIGHTS_DIR
+from vlseg.data import SEEN_CLASSES, generate_batch
+from vlseg.data.captions import with_article
 
 BOS, EOS, PAD = "<|startoftext|>", "<|endoftext|>", "<|pad|>"
 SPECIAL_TOKENS = (BOS, EOS, PAD)
 CONTEXT_LENGTH = 32
 VOCAB_SIZE = 512
+TOKENIZER_FILE = "shapes-bpe.json"  # shipped next to the weights
+
+# "{}" receives the class name with its article: "a red circle", "an orange star".
+PROMPT_TEMPLATES: tuple[str, ...] = (
+    "a photo of {}.",
+    "{}.",
+    "a picture of {}.",
+    "there is {} in the image.",
+    "a drawing of {}.",
+)
+
+
+def prompts_for(class_names: Sequence[str], templates: Sequence[str] = PROMPT_TEMPLATES) -> list[str]:
+    """Every template filled with every class name (class-major order: K × P prompts)."""
+    class_names = check_texts(class_names, "class_names", allow_single=False)
+    check_prompts(class_names, templates)
+    return [template.format(with_article(name)) for name in class_names for template in templates]
+
+
+def check_prompts(class_names: Sequence[str], templates: Sequence[str]) -> None:
+    if len(class_names) == 0:
+        raise ValueError("class_names is empty: zero-shot classification needs at least one class")
+    if isinstance(templates, str):
+        raise TypeError(f"templates must be a list of strings; got the single string {templates!r}")
+    if len(templates) == 0:
+        raise ValueError("templates is empty: give at least one, e.g. 'a photo of {}.'")
+    for template in templates:
+        if not isinstance(template, str) or "{}" not in template:
+            raise ValueError(f"prompt template {template!r} has no '{{}}' for the class name")
 
 
 def caption_corpus(n_scenes: int = 12_000, seed: int = 0) -> list[str]:
@@ -29,9 +66,6 @@ def caption_corpus(n_scenes: int = 12_000, seed: int = 0) -> list[str]:
     Held-out class names are never in it (training captions never name them; referring
     expressions that name them are left out).
     """
-    from vlseg.data import SEEN_CLASSES, generate_batch
-    from vlseg.zeroshot import prompts_for
-
     corpus: list[str] = []
     block_size = 1000
     for block in range(n_scenes // block_size):
@@ -90,16 +124,48 @@ def load_shapes_tokenizer(path: str) -> PreTrainedTokenizerFast:
     return wrap_tokenizer(Tokenizer.from_file(str(path)))
 
 
-def check_texts(texts: str | Sequence[str]) -> list[str]:
-    """Validate a batch of texts: a non-empty list of non-empty strings. Returns it as a list."""
+def shipped_tokenizer() -> PreTrainedTokenizerFast:
+    """The ShapesWorld tokenizer shipped with the weights (trained anew, deterministically, if the file is missing)."""
+    path = WEIGHTS_DIR / TOKENIZER_FILE
+    if path.is_file():
+        return load_shapes_tokenizer(str(path))
+    warnings.warn(f"{path} not found: training the ShapesWorld tokenizer (about 10 s)", stacklevel=2)
+    return build_shapes_tokenizer()
+
+
+def tokenizer_digest(tokenizer: PreTrainedTokenizerFast) -> str:
+    """A fingerprint of the vocabulary (ids and merges), stored with the weights."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    payload = json.dumps({"vocab": state["model"]["vocab"], "merges": state["model"]["merges"]}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def check_texts(texts: Any, name: str = "texts", allow_single: bool = True) -> list[str]:
+    """A non-empty list of non-empty strings. A single string is one text when ``allow_single``; otherwise (class
+    names) it is refused, since iterating it would give one-letter names."""
     if isinstance(texts, str):
+        if not allow_single:
+            raise TypeError(f"{name} must be a list of strings; got the single string {texts!r} "
+                            f"(did you mean [{texts!r}]?)")
         texts = [texts]
+    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Sequence) and not hasattr(texts, "__iter__"):
+        raise TypeError(f"{name} must be a string or a list of strings; got a {type(texts).__name__}")
     texts = list(texts)
     if not texts:
-        raise ValueError("empty list of texts: give at least one prompt or caption")
-    for i, text in enumerate(texts):
+        raise ValueError(f"{name} is empty: give at least one text")
+    for index, text in enumerate(texts):
         if not isinstance(text, str):
-            raise ValueError(f"text {i} is a {type(text).__name__}, not a string")
+            raise TypeError(f"{name}[{index}] must be a string; got a {type(text).__name__} ({text!r})")
         if not text.strip():
-            raise ValueError(f"text {i} is empty")
+            raise ValueError(f"{name}[{index}] is an empty string")
+    return texts
+
+
+def pair_texts(texts: Any, n_images: int, name: str = "texts") -> list[str]:
+    """One text per image: a single string (or a list of one) is used for every image."""
+    texts = check_texts(texts, name)
+    if len(texts) == 1:
+        return texts * n_images
+    if len(texts) != n_images:
+        raise ValueError(f"{name} has {len(texts)} texts for {n_images} images; pass one per image, or a single one")
     return texts

@@ -1,244 +1,40 @@
-"""One training loop for every chapter, and the command line that trains the shipped models.
+"""The command line that trains a shipped model, derived from :mod:`vlseg.registry`::
 
-:func:`fit` knows nothing about CLIP, PACL or CRIS: it is handed the trainable module and a
-``step_fn(step) -> {"loss": tensor, ...}`` that builds the batch of that step and returns the loss
-(and anything else worth logging). The loop is
+    python -m vlseg.train tiny-clip-shapes          # the tiny ShapesWorld CLIP -> src/vlseg/weights/
+    python -m vlseg.train pacl-shapes               # PACL's vision embedder on the frozen tiny CLIP
+    python -m vlseg.train cris-shapes               # CRIS (also cris-shapes-no-decoder, cris-shapes-dot)
+    python -m vlseg.train --list                    # every shipped model, with its expected training time
 
-* seeded (``torch.manual_seed``; data comes from ``step_fn``, which should derive its batch from the
-  step index so that a resumed run sees the same data),
-* device-agnostic (the module is moved to ``cuda`` > ``mps`` > ``cpu``; bf16 autocast on CUDA),
-* AdamW with linear warm-up and cosine decay, gradient clipping,
-* shown with a tqdm progress bar and returning the logged history for plotting,
-* checkpointed to safetensors atomically, with a resume that refuses a checkpoint from another config.
-
-Command line (each trains one shipped model with its documented recipe)::
-
-    python -m vlseg.train clip          # the tiny ShapesWorld CLIP -> src/vlseg/weights/
-    python -m vlseg.train pacl          # PACL's vision embedder on the frozen tiny CLIP -> src/vlseg/weights/
-    python -m vlseg.train cris --variant cris-shapes   # CRIS (also: cris-shapes-no-decoder, cris-shapes-dot)
+Each trains with the documented recipe, evaluates the weights as shipped (float16) and writes them with their
+model card (:func:`vlseg.shipped.ship`).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import math
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
-import numpy as np
-import torch
-from torch import Tensor, nn
-from tqdm.auto import tqdm
-
-from vlseg.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
-from vlseg.clip import pick_device
-
-
-@dataclass
-class TrainConfig:
-    steps: int
-    lr: float = 1e-3
-    weight_decay: float = 0.1
-    warmup_steps: int = 50
-    final_lr_fraction: float = 0.05
-    grad_clip: float | None = 1.0
-    seed: int = 0
-    device: str | None = None
-    log_every: int = 1
-    checkpoint_every: int = 0  # 0: only at the end (when a checkpoint path is given)
-
-
-class Recipe:
-    """Mixin for the frozen recipe dataclasses of the course (CLIP, PACL, CRIS): each has ``steps``, ``lr``,
-    ``weight_decay``, ``warmup_steps`` and ``seed``, and hands them to :func:`fit` as a :class:`TrainConfig`."""
-
-    def train_config(self, device: str | None = None) -> TrainConfig:
-        return TrainConfig(steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,  # type: ignore[attr-defined]
-                           warmup_steps=self.warmup_steps, seed=self.seed, device=device)  # type: ignore[attr-defined]
-
-
-@dataclass
-class TrainResult:
-    history: list[dict[str, float]] = field(default_factory=list)
-    evals: list[dict[str, float]] = field(default_factory=list)  # from eval_fn, with step and training seconds
-    steps: int = 0
-    seconds: float = 0.0  # training time, evaluation excluded
-
-    def column(self, key: str) -> np.ndarray:
-        """One logged quantity over the steps, e.g. ``result.column("loss")``."""
-        return np.array([row[key] for row in self.history if key in row])
-
-    @property
-    def steps_per_second(self) -> float:
-        return self.steps / self.seconds if self.seconds else float("nan")
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-
-
-def lr_factor(step: int, config: TrainConfig) -> float:
-    """Linear warm-up to 1, then cosine decay to ``final_lr_fraction``."""
-    if step < config.warmup_steps:
-        return (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return config.final_lr_fraction + (1 - config.final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices only (not on biases, norms, scales).
-
-    A parameter with an attribute ``lr_scale`` (e.g. a fine-tuned backbone at 0.1) trains at that multiple of the
-    learning rate; :func:`fit` keeps the ratio through warm-up and decay.
-    """
-    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
-    for param in module.parameters():
-        if param.requires_grad:
-            groups.setdefault((param.ndim >= 2, float(getattr(param, "lr_scale", 1.0))), []).append(param)
-    param_groups = [
-        {"params": params, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": scale, "lr": config.lr * scale}
-        for (decay, scale), params in sorted(groups.items(), key=lambda item: (not item[0][0], -item[0][1]))
-    ]
-    return torch.optim.AdamW(param_groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
-
-
-def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; full precision elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-def fit(
-    module: nn.Module,
-    step_fn: Callable[[int], dict[str, Tensor]],
-    config: TrainConfig,
-    *,
-    run_config: dict[str, Any] | None = None,
-    checkpoint_path: str | Path | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    desc: str = "training",
-    eval_fn: Callable[[], dict[str, float]] | None = None,
-    eval_every: int = 0,
-) -> TrainResult:
-    """Train ``module`` for ``config.steps`` steps of ``step_fn``.
-
-    Args:
-        module: the parameters to train (frozen ones have ``requires_grad=False``); moved to the device.
-        step_fn: ``step_fn(step)`` returns a dict with a scalar ``"loss"`` and other scalars to log.
-        run_config: JSON-able description of the model and data; stored in checkpoints and compared
-            on resume (with the training config).
-        checkpoint_path: where to write the checkpoint (atomically) every ``checkpoint_every`` steps
-            and at the end.
-        resume: continue from ``checkpoint_path`` if it exists (it must have the same config).
-        eval_fn, eval_every: call ``eval_fn()`` (module in eval mode, no grad) every ``eval_every``
-            steps and at the end; its numbers are kept in ``result.evals`` with the step and the
-            training time so far (evaluation time is not counted as training time).
-    """
-    if config.steps < 1:
-        raise ValueError(f"steps must be >= 1, got {config.steps}")
-    seed_everything(config.seed)
-    device = pick_device(config.device)
-    module.to(device)
-    module.train()
-    optimizer = make_optimizer(module, config)
-    full_config = {"run": run_config or {}, "train": {k: v for k, v in asdict(config).items() if k != "device"}}
-    result = TrainResult()
-    start = 0
-    if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
-        tensors, metadata = load_checkpoint(checkpoint_path, expected_config=full_config, device=device)
-        module.load_state_dict({k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")})
-        restore_optimizer(optimizer, tensors, metadata["optimizer"])
-        start = metadata["step"]
-        result.history = metadata["history"]
-        result.evals = metadata.get("evals", [])
-        result.seconds = metadata["seconds"]
-
-    def write_checkpoint(step: int) -> None:
-        opt_tensors, opt_extras = optimizer_tensors(optimizer)
-        tensors = {f"model/{k}": v for k, v in module.state_dict().items()} | opt_tensors
-        save_checkpoint(
-            checkpoint_path,
-            tensors,
-            {"config": full_config, "step": step, "history": result.history, "evals": result.evals,
-             "seconds": result.seconds, "optimizer": opt_extras},
-        )
-
-    bar = tqdm(range(start, config.steps), desc=desc, disable=not progress, initial=start, total=config.steps)
-    for step in bar:
-        tic = time.perf_counter()
-        for group in optimizer.param_groups:
-            group["lr"] = config.lr * lr_factor(step, config) * group.get("lr_scale", 1.0)
-        with autocast_for(device):
-            logs = step_fn(step)
-        loss = logs["loss"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(module.parameters(), config.grad_clip)
-        optimizer.step()
-        result.seconds += time.perf_counter() - tic  # training time: steps only, not logging/eval/checkpoints
-        if step % config.log_every == 0 or step == config.steps - 1:
-            row = {"step": step, "lr": optimizer.param_groups[0]["lr"]}
-            row |= {k: float(v.detach().float()) if isinstance(v, Tensor) else float(v) for k, v in logs.items()}
-            result.history.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.3f}")
-        if eval_fn is not None and eval_every and ((step + 1) % eval_every == 0 or step == config.steps - 1):
-            module.eval()
-            with torch.no_grad():
-                scores = eval_fn()
-            module.train()
-            result.evals.append({"step": step + 1, "seconds": round(result.seconds, 2)} | scores)
-        if checkpoint_path is not None and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
-            write_checkpoint(step + 1)
-    bar.close()
-    result.steps = config.steps
-    module.eval()
-    if checkpoint_path is not None:
-        write_checkpoint(config.steps)
-    return result
+from vlseg.registry import REGISTRY, recipe_with
+from vlseg.shipped import ship
 
 
 def main(argv: list[str] | None = None) -> None:
-    from vlseg.cris.training import CRIS_VARIANTS
-    parser = argparse.ArgumentParser(prog="python -m vlseg.train", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="model", required=True)
-    clip_parser = sub.add_parser("clip", help="train the tiny ShapesWorld CLIP and ship its weights")
-    clip_parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
-    clip_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
-    clip_parser.add_argument("--device", default=None)
-    pacl_parser = sub.add_parser("pacl", help="train PACL's vision embedder on the frozen tiny CLIP and ship it")
-    pacl_parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
-    pacl_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
-    pacl_parser.add_argument("--device", default=None)
-    cris_parser = sub.add_parser("cris", help="train CRIS (or one of its ablations) on the tiny CLIP and ship it")
-    cris_parser.add_argument("--variant", default="cris-shapes", choices=list(CRIS_VARIANTS))
-    cris_parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
-    cris_parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
-    cris_parser.add_argument("--device", default=None)
+    parser = argparse.ArgumentParser(prog="python -m vlseg.train", description=__doc__.split("::")[0].strip())
+    parser.add_argument("name", nargs="?", choices=list(REGISTRY), help="the shipped model to train")
+    parser.add_argument("--list", action="store_true", help="list the shipped models and exit")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the weights (default: the package's)")
+    parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     args = parser.parse_args(argv)
-    if args.model == "cris":
-        from vlseg.cris.training import train_and_ship_cris, variant_recipe
-
-        recipe = variant_recipe(args.variant, args.steps)
-        train_and_ship_cris(args.variant, recipe, out_dir=args.out, device=args.device)
-    if args.model == "pacl":
-        from vlseg.pacl_training import PaclRecipe, train_and_ship_pacl
-
-        recipe = PaclRecipe() if args.steps is None else PaclRecipe(steps=args.steps)
-        train_and_ship_pacl(recipe, out_dir=args.out, device=args.device)
-    if args.model == "clip":
-        from vlseg.clip_training import ClipRecipe, train_and_ship
-
-        recipe = ClipRecipe() if args.steps is None else ClipRecipe(steps=args.steps)
-        train_and_ship(recipe, out_dir=args.out, device=args.device)
+    if args.list:
+        for name, spec in REGISTRY.items():
+            print(f"{name:<24} {spec.summary} (about {spec.minutes} CPU minutes)")
+        return
+    if args.name is None:
+        parser.error("name a model to train (or --list)")
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive integer; got {args.steps}")
+    ship(args.name, recipe_with(args.name, args.steps), out_dir=args.out, device=args.device)
 
 
 if __name__ == "__main__":

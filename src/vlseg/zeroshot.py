@@ -8,38 +8,15 @@ class whose ensemble embedding has the highest cosine with its image embedding.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vlseg.data.captions import with_article
-
-# "{}" receives the class name with its article: "a red circle", "an orange star".
-PROMPT_TEMPLATES: tuple[str, ...] = (
-    "a photo of {}.",
-    "{}.",
-    "a picture of {}.",
-    "there is {} in the image.",
-    "a drawing of {}.",
-)
-
-
-def prompts_for(class_names: Sequence[str], templates: Sequence[str] = PROMPT_TEMPLATES) -> list[str]:
-    """Every template filled with every class name (class-major order: K × P prompts)."""
-    check_prompts(class_names, templates)
-    return [template.format(with_article(name)) for name in class_names for template in templates]
-
-
-def check_prompts(class_names: Sequence[str], templates: Sequence[str]) -> None:
-    if len(class_names) == 0:
-        raise ValueError("empty list of class names: zero-shot classification needs at least one class")
-    if len(templates) == 0:
-        raise ValueError("empty list of prompt templates: give at least one, e.g. 'a photo of {}.'")
-    for template in templates:
-        if "{}" not in template:
-            raise ValueError(f"prompt template {template!r} has no '{{}}' for the class name")
+from vlseg.checks import check_positive_int
+from vlseg.images import as_images
+from vlseg.text import PROMPT_TEMPLATES, prompts_for
 
 
 @torch.no_grad()
@@ -62,17 +39,22 @@ def zero_shot_logits(image_embeds: Tensor, class_embeds: Tensor) -> Tensor:
 
 @torch.no_grad()
 def predict(
-    bundle,
-    images: np.ndarray | Tensor,
+    bundle: Any,
+    images: Any,
     class_names: Sequence[str],
     templates: Sequence[str] = PROMPT_TEMPLATES,
     batch_size: int = 512,
 ) -> Tensor:
-    """Zero-shot predictions: index into ``class_names`` for each image (B,)."""
-    class_embeds = class_text_embeds(bundle, class_names, templates)
+    """Zero-shot predictions: for each image the index of its class in ``class_names``, LongTensor (N,).
+
+    ``images``: anything :func:`vlseg.images.as_images` accepts (one image, a batch, PIL, a list of any sizes).
+    """
+    checked = as_images(images)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    class_embeds = class_text_embeds(bundle, class_names, templates)  # (K, D)
     predictions = []
-    for start in range(0, len(images), batch_size):
-        image_embeds = bundle.image_embeds(bundle.pixel_values(images[start : start + batch_size], resize=True))
+    for chunk in checked.split(batch_size):
+        image_embeds = bundle.image_embeds(bundle.pixel_values(chunk))  # (b, D)
         predictions.append(zero_shot_logits(image_embeds, class_embeds).argmax(dim=-1).cpu())
     return torch.cat(predictions)
 
@@ -88,6 +70,20 @@ def top1_accuracy(predictions: Tensor, targets: Tensor) -> float:
 
 
 def confusion_matrix(predictions: Tensor, targets: Tensor, num_classes: int) -> Tensor:
-    """(K, K) counts: row = true class, column = predicted class (one bincount, no loop)."""
-    flat = torch.as_tensor(targets).long() * num_classes + torch.as_tensor(predictions).long()
+    """(K, K) counts: row = true class, column = predicted class (one bincount, no loop).
+
+    Both must hold class indices in [0, K); anything else (an "ignore" label, −1) is refused rather than counted in
+    another cell.
+    """
+    num_classes = check_positive_int(num_classes, "num_classes")
+    predictions, targets = torch.as_tensor(predictions), torch.as_tensor(targets)
+    if predictions.shape != targets.shape:
+        raise ValueError(f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} differ in shape")
+    for name, values in (("predictions", predictions), ("targets", targets)):
+        if values.is_floating_point() or values.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer class indices; got dtype {values.dtype}")
+        if values.numel() and (int(values.min()) < 0 or int(values.max()) >= num_classes):
+            raise ValueError(f"{name} must lie in [0, {num_classes}); got values from {int(values.min())} to "
+                             f"{int(values.max())} (drop ignored entries first)")
+    flat = targets.long().flatten() * num_classes + predictions.long().flatten()
     return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)

@@ -16,17 +16,19 @@ baseline: no learned part sees the expression's structure, but its cut is tuned.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vlseg.checks import check_probability
 from vlseg.clip import ClipBundle
 from vlseg.cris.data import referring_batch
+from vlseg.images import as_images
 from vlseg.metrics import referring_metrics
-from vlseg.patches import logits_to_pixels
+from vlseg.patches import patch_grid
+from vlseg.text import pair_texts
 
 PatchEmbedFn = Callable[[Tensor], Tensor]  # pixel_values (B, 3, S, S) → patch embeddings (B, T, D)
 THRESHOLD_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 … 0.95
@@ -41,26 +43,24 @@ class SimilarityMapBaseline:
         self.threshold = threshold
 
     @torch.no_grad()
-    def maps(self, images: np.ndarray, texts: Sequence[str]) -> Tensor:
-        """Min–max normalised similarity of each image with its own expression: (B, H, W) in [0, 1]."""
-        if len(texts) != len(images):
-            raise ValueError(f"{len(images)} images for {len(texts)} expressions")
-        if any(not text.strip() for text in texts):
-            raise ValueError("empty expression")
-        pixel_values = self.bundle.pixel_values(images, resize=True)
-        patch_embeds = self.patch_embed_fn(pixel_values)  # (B, T, D)
-        text_embeds = self.bundle.encode_texts(list(texts), normalize=False)  # (B, D)
-        height, width = np.shape(images)[1:3]
+    def maps(self, images: Any, texts: str | Sequence[str]) -> Tensor | list[Tensor]:
+        """Min–max normalised similarity of each image with its own expression: (B, H, W) in [0, 1] (a list of
+        (H, W) for a list of images)."""
+        checked = as_images(images)
+        texts = pair_texts(texts, len(checked))
+        patch_embeds = self.patch_embed_fn(self.bundle.pixel_values(checked))  # (B, T, D)
+        text_embeds = self.bundle.encode_texts(texts, normalize=False)  # (B, D)
         # Each image against its own expression only (the diagonal of chapter 02's all-pairs cosine).
         cosine = torch.einsum("btd,bd->bt", F.normalize(patch_embeds, dim=-1), F.normalize(text_embeds, dim=-1))
-        similarity = logits_to_pixels(cosine[..., None].float(), (height, width))[:, 0]  # (B, T, 1) → (B, H, W)
-        low = similarity.flatten(1).min(1).values[:, None, None]
-        high = similarity.flatten(1).max(1).values[:, None, None]
-        return ((similarity - low) / (high - low).clamp(min=1e-8)).cpu()
+        similarity = checked.back(patch_grid(cosine[..., None].float()).cpu())  # (B, 1, H, W) or a list of (1, H, W)
+        if isinstance(similarity, list):
+            return [min_max(s)[0] for s in similarity]
+        return min_max(similarity[:, 0])
 
-    def predict(self, images: np.ndarray, texts: str | Sequence[str], threshold: float | None = None) -> Tensor:
-        texts = [texts] * len(images) if isinstance(texts, str) else list(texts)
-        return self.maps(images, texts) > (self.threshold if threshold is None else threshold)
+    def predict(self, images: Any, texts: str | Sequence[str], threshold: float | None = None) -> Tensor | list[Tensor]:
+        cut = self.threshold if threshold is None else check_probability(threshold, "threshold")
+        maps = self.maps(images, texts)
+        return [m > cut for m in maps] if isinstance(maps, list) else maps > cut
 
     def calibrate(self, n_scenes: int = 300, seed: int = 5,
                   grid: Sequence[float] = THRESHOLD_GRID) -> dict[float, float]:
@@ -70,3 +70,10 @@ class SimilarityMapBaseline:
         scores = {t: referring_metrics(maps > t, batch.masks)["mIoU"] for t in grid}
         self.threshold = max(scores, key=scores.get)
         return scores
+
+
+def min_max(maps: Tensor) -> Tensor:
+    """Each map (B, H, W) rescaled to span [0, 1]."""
+    low = maps.flatten(1).min(1).values[:, None, None]
+    high = maps.flatten(1).max(1).values[:, None, None]
+    return (maps - low) / (high - low).clamp(min=1e-8)

@@ -15,19 +15,20 @@ product with the sentence.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vlseg.checks import check_positive_int, check_probability
 from vlseg.clip import ClipBundle
 from vlseg.cris.decoder import VisionLanguageDecoder
 from vlseg.cris.neck import CrossModalNeck
 from vlseg.cris.projector import Projector
 from vlseg.cris.pyramid import SimplePyramid
+from vlseg.images import as_images
+from vlseg.text import pair_texts
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,25 @@ class CrisConfig:
         return asdict(self)
 
 
+@dataclass
+class ClipFeatures:
+    """What CRIS reads from the CLIP: three vision layers, per-word features with their padding mask, the sentence."""
+
+    hidden: tuple[Tensor, Tensor, Tensor]  # (B, 1 + T, C) each, the layers in ``CrisConfig.vision_layers``
+    words: Tensor  # (B, L, C_t)
+    padding_mask: Tensor  # (B, L), True = padding
+    sentence: Tensor  # (B, D)
+
+
+@dataclass
+class CrisOutput:
+    """CRIS's forward pass: one logit per pixel at stride P/4, the neck's map F_v, and the decoder's attention."""
+
+    logits: Tensor  # (B, 1, h, w)
+    visual: Tensor  # (B, d, h, w): F_v
+    attention: list[Tensor] = field(default_factory=list)  # per decoder layer, cross-attention (B, h·w, L)
+
+
 class CRIS(nn.Module):
     """The full model. ``forward`` takes CLIP inputs; ``predict`` takes images and expressions."""
 
@@ -64,7 +84,7 @@ class CRIS(nn.Module):
             self.clip = bundle.model  # registered: trained (at a lower learning rate)
             for param in self.clip.parameters():
                 param.requires_grad_(True)
-                param.lr_scale = config.backbone_lr_scale  # read by vlseg.train.make_optimizer
+                param.lr_scale = config.backbone_lr_scale  # read by vlseg.training.make_optimizer
         else:
             for param in bundle.model.parameters():
                 param.requires_grad_(False)
@@ -78,52 +98,54 @@ class CRIS(nn.Module):
                                               config.dropout) if config.use_decoder else None)
         self.projector = Projector(config.dim, sentence_dim, config.projector_channels, config.kernel_size)
 
-    def encode(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor) -> dict[str, Any]:
+    def encode(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor) -> ClipFeatures:
         """The CLIP side: three vision layers, word features + padding mask, sentence feature."""
         with torch.set_grad_enabled(self.config.fine_tune and torch.is_grad_enabled()):
             hidden = self.bundle.vision_hidden_states(pixel_values)
             words, padding_mask = self.bundle.word_features(input_ids, attention_mask)  # (B, L, C_t), (B, L)
             sentence = self.bundle.text_embeds(input_ids, attention_mask)  # (B, D)
-        return {"hidden": tuple(hidden[i] for i in self.config.vision_layers), "words": words,
-                "padding_mask": padding_mask, "sentence": sentence}
+        return ClipFeatures(tuple(hidden[i] for i in self.config.vision_layers), words, padding_mask, sentence)
 
-    def forward(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor) -> dict[str, Any]:
-        """→ ``logits`` (B, 1, h, w) at stride P/4 of the input, plus ``visual`` (F_v) and decoder ``attention``."""
+    def forward(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor) -> CrisOutput:
+        """→ :class:`CrisOutput`: ``logits`` (B, 1, h, w) at stride P/4 of the input, ``visual`` (F_v), ``attention``."""
         if pixel_values.shape[0] != input_ids.shape[0]:
             raise ValueError(f"{pixel_values.shape[0]} images for {input_ids.shape[0]} expressions: pass one each")
         clip = self.encode(pixel_values, input_ids, attention_mask)
-        visual = self.neck(self.pyramid(clip["hidden"]), clip["sentence"])  # (B, d, h, w): F_v
+        visual = self.neck(self.pyramid(clip.hidden), clip.sentence)  # (B, d, h, w): F_v
         attention: list[Tensor] = []
         fused = visual
         if self.decoder is not None:
-            tokens, attention = self.decoder(visual, clip["words"], clip["padding_mask"])  # (B, h·w, d)
+            tokens, attention = self.decoder(visual, clip.words, clip.padding_mask)  # (B, h·w, d)
             fused = tokens.transpose(1, 2).reshape(visual.shape)  # F_c as a map
-        return {"logits": self.projector(fused, clip["sentence"]), "visual": visual, "attention": attention}
+        return CrisOutput(self.projector(fused, clip.sentence), visual, attention)
 
     @torch.no_grad()
-    def predict(self, images: Any, expressions: str | Sequence[str], threshold: float | None = None) -> Tensor:
-        """Boolean masks (B, H, W) at the input resolution: sigmoid → bilinear upsampling → threshold (0.35).
-
-        ``images``: (B, H, W, 3) / (H, W, 3) uint8 or a list of PIL images; one expression per image (a single
-        string is used for every image).
-        """
-        if isinstance(expressions, str):
-            expressions = [expressions]
-        if isinstance(images, (list, tuple)):
-            sizes = [np.asarray(image).shape[:2] for image in images]
-        else:
-            array = np.asarray(images) if not isinstance(images, Tensor) else images
-            sizes = [tuple(array.shape[-3:-1])] * (1 if array.ndim == 3 else array.shape[0])
-        if len(expressions) == 1 and len(sizes) > 1:
-            expressions = list(expressions) * len(sizes)
-        if len(expressions) != len(sizes):
-            raise ValueError(f"{len(sizes)} images for {len(expressions)} expressions")
+    def probabilities(self, images: Any, texts: str | Sequence[str], batch_size: int = 100) -> Tensor | list[Tensor]:
+        """σ(logit) per pixel, resized back to each image's size: (N, H, W), or a list of (H, W) for a list of
+        images. ``texts``: one expression per image, or a single one for all."""
+        checked = as_images(images)
+        texts = pair_texts(texts, len(checked))
+        batch_size = check_positive_int(batch_size, "batch_size")
         was_training = self.training
         self.eval()
-        pixel_values = self.bundle.pixel_values(images, resize=True)
-        logits = self.forward(pixel_values, **self.bundle.tokenize(list(expressions)))["logits"]  # (B, 1, h, w)
+        logits = []
+        for start, chunk in zip(range(0, len(checked), batch_size), checked.split(batch_size)):
+            tokens = self.bundle.tokenize(texts[start : start + batch_size])
+            logits.append(self.forward(self.bundle.pixel_values(chunk), **tokens).logits.float().cpu())  # (b, 1, h, w)
         self.train(was_training)
-        probabilities = torch.sigmoid(logits.float())
-        cut = self.config.threshold if threshold is None else threshold
-        return torch.stack([F.interpolate(p[None], size=size, mode="bilinear", align_corners=False)[0, 0] > cut
-                            for p, size in zip(probabilities, sizes)])
+        probabilities = checked.back(torch.sigmoid(torch.cat(logits)))  # bilinear, as the paper upsamples
+        return [p[0] for p in probabilities] if isinstance(probabilities, list) else probabilities[:, 0]
+
+    @torch.no_grad()
+    def predict(self, images: Any, texts: str | Sequence[str], threshold: float | None = None,
+                batch_size: int = 100) -> Tensor | list[Tensor]:
+        """The referred object's mask, BoolTensor (N, H, W) at the input resolution (a list of (H, W) for a list of
+        images): sigmoid → bilinear resize back to the image → threshold (0.35, the paper's).
+
+        ``images``: as :mod:`vlseg.images` accepts them; ``texts``: one expression per image, or one for all.
+        """
+        cut = self.config.threshold if threshold is None else check_probability(threshold, "threshold")
+        probabilities = self.probabilities(images, texts, batch_size)
+        if isinstance(probabilities, list):
+            return [p > cut for p in probabilities]
+        return probabilities > cut

@@ -10,20 +10,10 @@ works at twice the paper's resolution relative to the patch size, which 64-pixel
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
-
-def tokens_to_grid(tokens: Tensor) -> Tensor:
-    """(B, 1 + T, C) ViT hidden states (CLS first) → (B, C, G, G) patch grid."""
-    patches = tokens[:, 1:]
-    batch, count, channels = patches.shape
-    grid = math.isqrt(count)
-    if grid * grid != count:
-        raise ValueError(f"{count} patch tokens do not form a square grid")
-    return patches.transpose(1, 2).reshape(batch, channels, grid, grid)
+from vlseg.patches import patch_grid
 
 
 class SimplePyramid(nn.Module):
@@ -39,5 +29,5 @@ class SimplePyramid(nn.Module):
     def forward(self, hidden_states: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         if len(hidden_states) != 3:
             raise ValueError(f"need the hidden states of three layers; got {len(hidden_states)}")
-        shallow, middle, deep = (tokens_to_grid(h) for h in hidden_states)  # (B, C, G, G) each
+        shallow, middle, deep = (patch_grid(h[:, 1:]) for h in hidden_states)  # CLS dropped: (B, C, G, G) each
         return self.up(shallow), self.keep(middle), self.down(deep)  # (B, C3, 2G, 2G), (B, C4, G, G), (B, C5, G/2, G/2)

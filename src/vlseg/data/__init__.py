@@ -1,15 +1,27 @@
-"""Data: ShapesWorld (procedural, the course's default) and loaders for real data sets."""
+"""Data: ShapesWorld, the course's procedural world (scenes, captions, referring expressions, the class vocabulary)."""
 
 from vlseg.data.dataset import ShapesWorldDataset, collate_scenes
 from vlseg.data.referring import ReferringExpression, referring_expressions
-from vlseg.data.shapes_world import Scene, SceneBatch, ShapeObject, ShapesWorld, concat_batches, generate_batch, single_object_scenes
+from vlseg.data.shapes_world import (
+    Scene,
+    SceneBatch,
+    ShapeObject,
+    ShapesWorld,
+    concat_batches,
+    generate_batch,
+    heldout_mask,
+    single_object_scenes,
+)
 from vlseg.data.vocabulary import (
     BACKGROUND,
     CLASS_NAMES,
     COLOUR_NAMES,
+    COLOURS,
+    HELDOUT_CLASS_INDICES,
     HELDOUT_CLASSES,
     IGNORE_INDEX,
     NUM_CLASSES,
+    SEEN_CLASS_INDICES,
     SEEN_CLASSES,
     SHAPES,
     SIZES,
@@ -21,9 +33,12 @@ __all__ = [
     "BACKGROUND",
     "CLASS_NAMES",
     "COLOUR_NAMES",
+    "COLOURS",
+    "HELDOUT_CLASS_INDICES",
     "HELDOUT_CLASSES",
     "IGNORE_INDEX",
     "NUM_CLASSES",
+    "SEEN_CLASS_INDICES",
     "SEEN_CLASSES",
     "SHAPES",
     "SIZES",
@@ -38,6 +53,7 @@ __all__ = [
     "class_indices",
     "concat_batches",
     "generate_batch",
+    "heldout_mask",
     "single_object_scenes",
     "referring_expressions",
 ]

@@ -67,6 +67,9 @@ def shape_of(class_idx: int) -> str:
 
 
 HELDOUT_INDICES: frozenset[int] = frozenset(class_indices(HELDOUT_CLASSES))
+# the split as sorted index lists, for scoring groups of classes (e.g. SegmentationResult.group_miou)
+HELDOUT_CLASS_INDICES: tuple[int, ...] = tuple(sorted(HELDOUT_INDICES))
+SEEN_CLASS_INDICES: tuple[int, ...] = tuple(k for k in range(NUM_CLASSES) if k not in HELDOUT_INDICES)
 # class index → index of its colour in COLOUR_NAMES / of its shape in SHAPES (for "right colour, wrong shape?")
 COLOUR_IDS: tuple[int, ...] = tuple(COLOUR_NAMES.index(colour_of(k)) for k in range(NUM_CLASSES))
 SHAPE_IDS: tuple[int, ...] = tuple(SHAPES.index(shape_of(k)) for k in range(NUM_CLASSES))

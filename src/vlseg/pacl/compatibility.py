@@ -1,4 +1,4 @@
-r"""PACL: the patch-aligned compatibility function, the vision embedder, and the loss (Mukhoti et al., 2023, §5).
+r"""PACL's patch-aligned compatibility function φ̂ (Mukhoti et al., 2023, §5), for every image–text pair.
 
 Notation: an image gives ``T`` embedded patch vectors :math:`p_1 … p_T \in \mathbb{R}^D` (the vision embedder's
 output), a text gives :math:`y \in \mathbb{R}^D` (CLIP's text embedding). PACL's compatibility of image and text:
@@ -36,9 +36,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from vlseg.losses import MAX_LOGIT_SCALE, symmetric_infonce
 
 DEFAULT_TEXT_CHUNK = 64
 DEFAULT_IMAGE_CHUNK = 128
@@ -124,61 +123,3 @@ def pooled_embeds(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: 
     cosines = torch.einsum("btd,bd->bt", unit_patches, F.normalize(text_embeds.float(), dim=-1))  # (B, T)
     weights = torch.softmax(cosines / patch_temperature, dim=-1)  # (B, T)
     return torch.einsum("bt,btd->bd", weights, patch_embeds.float())
-
-
-class VisionEmbedder(nn.Module):
-    """PACL's vision embedder e_v: a residual MLP, the only trained part. (B, T, C) → (B, T, D).
-
-    ``e_v(x) = W_skip x + W_2 ReLU(W_1 x)``: a linear skip branch plus a two-layer MLP. ``from_projection`` starts
-    the skip branch at CLIP's visual projection and the MLP's output at zero, so before training e_v gives exactly
-    the projected patch tokens of chapter 02 (the paper does not say how it initialises; this choice makes
-    "before alignment" the starting point).
-    """
-
-    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
-        super().__init__()
-        hidden_dim = hidden_dim or 4 * out_dim
-        self.skip = nn.Linear(in_dim, out_dim, bias=False)
-        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
-
-    @classmethod
-    def from_projection(cls, visual_projection: nn.Linear, hidden_dim: int | None = None) -> "VisionEmbedder":
-        out_dim, in_dim = visual_projection.weight.shape
-        embedder = cls(in_dim, out_dim, hidden_dim)
-        with torch.no_grad():
-            embedder.skip.weight.copy_(visual_projection.weight)
-            nn.init.zeros_(embedder.mlp[-1].weight)
-            nn.init.zeros_(embedder.mlp[-1].bias)
-        return embedder
-
-    def forward(self, patch_tokens: Tensor) -> Tensor:
-        if patch_tokens.ndim != 3 or patch_tokens.shape[-1] != self.skip.in_features:
-            raise ValueError(
-                f"patch_tokens must be (B, T, {self.skip.in_features}); got {tuple(patch_tokens.shape)}"
-            )
-        return self.skip(patch_tokens) + self.mlp(patch_tokens)  # (B, T, D)
-
-
-def pacl_loss(
-    patch_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Tensor, patch_temperature: float = 1.0, **chunks: int
-) -> Tensor:
-    """Symmetric InfoNCE over φ̂: pair i is image i with text i, every other pair of the batch a negative."""
-    if patch_embeds.shape[0] != text_embeds.shape[0] or patch_embeds.shape[0] < 2:
-        raise ValueError(
-            f"need B >= 2 matching pairs; got {patch_embeds.shape[0]} images and {text_embeds.shape[0]} texts"
-        )
-    scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=patch_embeds.device).clamp(max=MAX_LOGIT_SCALE)
-    return symmetric_infonce(scale * pacl_compatibility(patch_embeds, text_embeds, patch_temperature, **chunks))
-
-
-class PaclLoss(nn.Module):
-    """:func:`pacl_loss` with CLIP's learnable (or fixed) logit scale ``exp(t)``, t₀ = log(1/0.07)."""
-
-    def __init__(self, patch_temperature: float = 1.0, init_temperature: float = 0.07, learnable: bool = True) -> None:
-        super().__init__()
-        self.patch_temperature = patch_temperature
-        self.log_scale = nn.Parameter(torch.tensor(float(torch.log(torch.tensor(1.0 / init_temperature)))),
-                                      requires_grad=learnable)
-
-    def forward(self, patch_embeds: Tensor, text_embeds: Tensor) -> Tensor:
-        return pacl_loss(patch_embeds, text_embeds, self.log_scale.exp(), self.patch_temperature)

@@ -1,4 +1,4 @@
-"""Training the tiny CLIP on ShapesWorld, evaluating it, and shipping its weights.
+"""Training the tiny CLIP on ShapesWorld (the model is :mod:`vlseg.clip`, the loss :func:`vlseg.losses.clip_loss`).
 
 The recipe (what was measured to work on a 2-core CPU is written down in chapter 01 and
 ``benchmarks/``):
@@ -18,18 +18,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-import numpy as np
-import torch
 from torch import Tensor
 
 from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
-from vlseg.data import CLASS_NAMES, concat_batches, generate_batch, single_object_scenes
-from vlseg.data.shapes_world import heldout_mask
+from vlseg.clip_training.evaluation import evaluate_zero_shot
+from vlseg.data import concat_batches, generate_batch
 from vlseg.losses import clip_loss, infonce_mi_lower_bound
-from vlseg.train import Recipe, TrainResult, fit
-from vlseg.zeroshot import predict, top1_accuracy
+from vlseg.training import Recipe, TrainResult, fit
 
 MIXED_STREAM = 1_000_000  # block offset of the one-object half of mixed batches
 
@@ -104,36 +101,3 @@ def train_clip(
         eval_every=eval_every,
     )
     return bundle, result
-
-
-@torch.no_grad()
-def evaluate_zero_shot(bundle: ClipBundle, n_per_class: int = 20, seed: int = 1234) -> dict[str, Any]:
-    """Image-level zero-shot top-1 on one-object validation scenes, all 49 class names as candidates.
-
-    Returns accuracies over seen classes, held-out classes and all, plus predictions and targets.
-    """
-    scenes, targets = single_object_scenes(n_per_class, seed=seed, split="val")
-    predictions = predict(bundle, scenes.images, list(CLASS_NAMES)).numpy()
-    heldout = heldout_mask(targets)
-    return {
-        "top1_seen": top1_accuracy(torch.as_tensor(predictions[~heldout]), torch.as_tensor(targets[~heldout])),
-        "top1_heldout": top1_accuracy(torch.as_tensor(predictions[heldout]), torch.as_tensor(targets[heldout])),
-        "top1_all": top1_accuracy(torch.as_tensor(predictions), torch.as_tensor(targets)),
-        "n_per_class": n_per_class,
-        "seed": seed,
-        "predictions": predictions,
-        "targets": targets,
-    }
-
-
-def train_and_ship(recipe: ClipRecipe = ClipRecipe(), out_dir: Path | None = None, device: str | None = None) -> Path:
-    """The documented command (``python -m vlseg.train clip``): train, evaluate, write weights + card."""
-    from vlseg.pretrained import WEIGHTS_DIR, save_pretrained
-
-    bundle, result = train_clip(recipe, device=device, eval_every=250)
-    bundle.to("cpu")
-    path = save_pretrained(
-        bundle, "tiny-clip-shapes", out_dir or WEIGHTS_DIR, recipe=asdict(recipe), result=result
-    )
-    print(f"wrote {path}")
-    return path

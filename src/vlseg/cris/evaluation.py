@@ -1,0 +1,72 @@
+"""Scoring any referring segmenter the same way: mIoU / oIoU / prec@X of a ``predict(images, texts) -> masks`` on
+fixed validation batches (:data:`EVAL_SETS`: held-out scenes; expressions naming held-out classes; and by kind),
+cached so that every method is scored on the very same expressions."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vlseg.cris.data import ReferringBatch, referring_batch
+from vlseg.cris.model import CRIS
+from vlseg.data.referring import KINDS
+from vlseg.metrics import referring_metrics
+
+PredictFn = Callable[[np.ndarray, list[str]], Tensor]  # (images (B, H, W, 3), B expressions) → (B, H, W) bool
+
+EVAL_SEED = 11
+EVAL_SETS: dict[str, dict[str, Any]] = {
+    # name → referring_batch arguments; validation scenes never seen in training.
+    "held-out scenes": {"n_scenes": 400, "heldout_names": False},
+    "held-out class names": {"n_scenes": 1200, "heldout_names": True},
+}
+KIND_SCENES = 800  # validation scenes per expression kind for the by-kind scores (one expression of that kind each)
+
+
+@functools.lru_cache(maxsize=16)
+def evaluation_batches(n_scenes: int, seed: int = EVAL_SEED, heldout_names: bool | None = None,
+                       kinds: tuple[str, ...] | None = None, batch_size: int = 100) -> tuple[ReferringBatch, ...]:
+    """The validation batches of one evaluation set, generated once and shared by every method scored on it."""
+    return tuple(referring_batch(min(batch_size, n_scenes - block), seed=seed, split="val", block=block,
+                                 heldout_names=heldout_names, kinds=kinds) for block in range(0, n_scenes, batch_size))
+
+
+@torch.no_grad()
+def predictions_and_targets(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL_SEED,
+                            heldout_names: bool | None = None, kinds: tuple[str, ...] | None = None,
+                            batch_size: int = 100) -> tuple[Tensor, Tensor]:
+    """``predict`` run on one evaluation set: predicted and true masks, both (N, H, W) bool."""
+    batches = evaluation_batches(n_scenes, seed, heldout_names, kinds, batch_size)
+    predictions = torch.cat([torch.as_tensor(predict(batch.images, batch.texts)).cpu() for batch in batches])
+    return predictions, torch.cat([batch.masks for batch in batches])
+
+
+def evaluate_referring(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL_SEED,
+                       heldout_names: bool | None = None, kinds: tuple[str, ...] | None = None,
+                       batch_size: int = 100) -> dict[str, float]:
+    """mIoU, oIoU and prec@X of any ``predict(images, texts)`` on validation scenes (one expression each).
+
+    The result also holds ``"n"``, the number of expressions scored (scenes without an eligible one are skipped).
+    """
+    predictions, targets = predictions_and_targets(predict, n_scenes, seed, heldout_names, kinds, batch_size)
+    return referring_metrics(predictions, targets) | {"n": float(len(targets))}
+
+
+def evaluate_cris(model: CRIS, n_scenes: int = 400, seed: int = EVAL_SEED, heldout_names: bool | None = None,
+                  kinds: tuple[str, ...] | None = None, batch_size: int = 100) -> dict[str, float]:
+    """:func:`evaluate_referring` of ``model.predict``."""
+    return evaluate_referring(model.predict, n_scenes, seed, heldout_names, kinds, batch_size)
+
+
+def evaluate_on_sets(predict: PredictFn) -> dict[str, dict[str, float]]:
+    """The chapter's table: every :data:`EVAL_SETS` entry, plus mIoU by expression kind on held-out scenes."""
+    results = {name: evaluate_referring(predict, **arguments) for name, arguments in EVAL_SETS.items()}
+    for kind in KINDS:
+        results[kind] = evaluate_referring(predict, n_scenes=KIND_SCENES, heldout_names=False, kinds=(kind,))
+    return results
+
+

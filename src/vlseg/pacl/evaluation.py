@@ -1,0 +1,44 @@
+"""Evaluating PACL: zero-shot segmentation of chapter 02's validation scenes, and image-level accuracy with φ̂."""
+
+from __future__ import annotations
+
+import torch
+
+from vlseg.data import (CLASS_NAMES, HELDOUT_CLASS_INDICES, SEEN_CLASS_INDICES, generate_batch, heldout_mask,
+                        single_object_scenes)
+from vlseg.pacl.compatibility import pacl_compatibility
+from vlseg.pacl.model import PaclModel
+from vlseg.segmentation import SegmentationResult, class_targets, evaluate_segmentation
+from vlseg.zeroshot import class_text_embeds, top1_accuracy
+
+EVAL_SCENES, EVAL_SEED = 500, 7  # the validation scenes of chapter 02
+IMAGE_N_PER_CLASS, IMAGE_SEED = 20, 1234
+
+
+@torch.no_grad()
+def evaluate_pacl_segmentation(
+    model: PaclModel, n_scenes: int = EVAL_SCENES, seed: int = EVAL_SEED, progress: bool = False
+) -> tuple[dict[str, float], SegmentationResult]:
+    """Zero-shot segmentation of chapter 02's validation scenes with PACL's patch embeddings."""
+    scenes = generate_batch(n_scenes, seed=seed, split="val")
+    result = evaluate_segmentation(
+        model.bundle, scenes.images, class_targets(scenes.semantic), CLASS_NAMES,
+        patch_embed_fn=model.patch_embeds, progress=progress,
+    )
+    scores = {"patch_accuracy": result.patch_accuracy, "miou": result.miou,
+              "miou_seen": result.group_miou(SEEN_CLASS_INDICES), "miou_heldout": result.group_miou(HELDOUT_CLASS_INDICES)}
+    return scores, result
+
+
+@torch.no_grad()
+def pacl_image_accuracy(model: PaclModel, n_per_class: int = IMAGE_N_PER_CLASS, seed: int = IMAGE_SEED) -> dict[str, float]:
+    """Image-level zero-shot classification with φ̂ (text-conditioned pooling) instead of CLIP's CLS token."""
+    scenes, targets = single_object_scenes(n_per_class, seed=seed)
+    class_embeds = class_text_embeds(model.bundle, list(CLASS_NAMES))  # (K, D)
+    patch_embeds = model.patch_embeds(model.bundle.pixel_values(scenes.images))  # (N, T, D)
+    predictions = pacl_compatibility(patch_embeds, class_embeds, model.patch_temperature).argmax(-1).cpu()
+    is_heldout = torch.as_tensor(heldout_mask(targets))
+    targets = torch.as_tensor(targets)
+    return {"top1_all": top1_accuracy(predictions, targets),
+            "top1_seen": top1_accuracy(predictions[~is_heldout], targets[~is_heldout]),
+            "top1_heldout": top1_accuracy(predictions[is_heldout], targets[is_heldout])}

@@ -1,0 +1,150 @@
+"""The shipped models of the course, one entry each: what they are, how they are built, trained and evaluated.
+
+Everything about a shipped model is derived from its :class:`ShippedModel` entry in :data:`REGISTRY`:
+``vlseg.pretrained(name)`` and ``vlseg.model_card(name)`` (:mod:`vlseg.shipped`), the command that trains it
+(``python -m vlseg.train NAME``, :mod:`vlseg.train`), and the tests that check its card. Adding a model is adding
+one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from torch import nn
+
+from vlseg.checkpoint import state_digest
+from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
+from vlseg.clip_training import ClipRecipe, evaluate_zero_shot, train_clip
+from vlseg.cris import CRIS, CrisRecipe, EVAL_SETS, evaluate_on_sets, train_cris
+from vlseg.cris.evaluation import EVAL_SEED as CRIS_EVAL_SEED
+from vlseg.cris.evaluation import KIND_SCENES
+from vlseg.pacl import PaclModel, PaclRecipe, evaluate_pacl_segmentation, pacl_image_accuracy, train_pacl
+from vlseg.pacl.evaluation import EVAL_SCENES, EVAL_SEED, IMAGE_N_PER_CLASS, IMAGE_SEED
+from vlseg.text import TOKENIZER_FILE, shipped_tokenizer, tokenizer_digest
+from vlseg.training import TrainResult
+
+Model = Any  # a ClipBundle (for a CLIP) or an nn.Module (PACL, CRIS)
+Metrics = tuple[dict[str, Any], dict[str, Any]]  # (the card's metrics, how they were measured)
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """One shipped model. ``base`` names the shipped model it is built on (its CLIP), if any; the callables get
+    that base model (or ``None``) and the recipe."""
+
+    name: str
+    family: str  # "clip", "pacl" or "cris"
+    summary: str
+    recipe: Any  # the documented recipe (a frozen dataclass with the training hyper-parameters and the model's)
+    config: Callable[[Any, ClipBundle | None], dict[str, Any]]  # what the weights are checked against when loaded
+    build: Callable[[Any, ClipBundle | None], Model]  # a fresh, untrained model
+    train: Callable[[Any, ClipBundle | None, str | None], tuple[Model, TrainResult]]  # (recipe, base, device)
+    evaluate: Callable[[Model], Metrics]  # the metrics on the card, measured on the shipped (float16) weights
+    minutes: int  # CPU minutes to train (2 cores), said before a retraining starts
+    base: str | None = None
+    files: Callable[[Model, Any], None] | None = None  # extra files written next to the weights
+
+    @property
+    def command(self) -> str:
+        return f"python -m vlseg.train {self.name}"
+
+
+def trained_module(model: Model) -> nn.Module:
+    """The module whose ``state_dict`` is shipped: the CLIPModel of a bundle, else the model itself."""
+    return model.model if isinstance(model, ClipBundle) else model
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {key: round(float(value), 4) for key, value in metrics.items()}
+
+
+# ---- the tiny CLIP -------------------------------------------------------------------------------------------------
+def _clip_config(recipe: ClipRecipe, base: None) -> dict[str, Any]:
+    return {"model": TINY_CLIP_SPEC, "tokenizer": tokenizer_digest(shipped_tokenizer())}
+
+
+def _clip_evaluate(bundle: ClipBundle) -> Metrics:
+    metrics = evaluate_zero_shot(bundle)
+    return (_rounded({k: v for k, v in metrics.items() if k.startswith("top1")}),
+            {"n_per_class": metrics["n_per_class"], "seed": metrics["seed"]})
+
+
+def _write_tokenizer(bundle: ClipBundle, out_dir: Any) -> None:
+    path = out_dir / TOKENIZER_FILE
+    if not path.exists():
+        bundle.tokenizer.backend_tokenizer.save(str(path))
+
+
+# ---- PACL ----------------------------------------------------------------------------------------------------------
+def _pacl_config(recipe: PaclRecipe, base: ClipBundle) -> dict[str, Any]:
+    return {"patch_temperature": recipe.patch_temperature, "hidden_dim": recipe.hidden_dim,
+            "clip": state_digest(base.model.state_dict())}
+
+
+def _pacl_train(recipe: PaclRecipe, base: ClipBundle, device: str | None) -> tuple[PaclModel, TrainResult]:
+    return train_pacl(base, recipe, device=device, eval_every=250,
+                      eval_fn=lambda model: evaluate_pacl_segmentation(model, n_scenes=200)[0])
+
+
+def _pacl_evaluate(model: PaclModel) -> Metrics:
+    segmentation, _ = evaluate_pacl_segmentation(model)
+    image_level = pacl_image_accuracy(model)
+    return (_rounded(segmentation | {f"image_{k}": v for k, v in image_level.items()}),
+            {"segmentation_scenes": EVAL_SCENES, "segmentation_seed": EVAL_SEED,
+             "image_n_per_class": IMAGE_N_PER_CLASS, "image_seed": IMAGE_SEED})
+
+
+# ---- CRIS ----------------------------------------------------------------------------------------------------------
+def _cris_config(recipe: CrisRecipe, base: ClipBundle) -> dict[str, Any]:
+    return {"model": recipe.model.as_dict(), "clip": state_digest(base.model.state_dict())}
+
+
+def _cris_evaluate(model: CRIS) -> Metrics:
+    metrics = evaluate_on_sets(model.predict)
+    return ({split: _rounded(values) for split, values in metrics.items()},
+            {"seed": CRIS_EVAL_SEED, "sets": EVAL_SETS, "kinds_scenes": KIND_SCENES})
+
+
+def _cris(name: str, summary: str, recipe: CrisRecipe) -> ShippedModel:
+    return ShippedModel(
+        name=name, family="cris", summary=summary, recipe=recipe, config=_cris_config,
+        build=lambda recipe, base: CRIS(base, recipe.model),
+        train=lambda recipe, base, device: train_cris(base, recipe, device=device, eval_every=250),
+        evaluate=_cris_evaluate, minutes=25, base="tiny-clip-shapes")
+
+
+REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
+    ShippedModel(
+        name="tiny-clip-shapes", family="clip", summary="the tiny CLIP (transformers' CLIPModel) trained on ShapesWorld",
+        recipe=ClipRecipe(), config=_clip_config, build=lambda recipe, base: build_tiny_clip(seed=recipe.seed),
+        train=lambda recipe, base, device: train_clip(recipe, device=device, eval_every=250),
+        evaluate=_clip_evaluate, minutes=30, files=_write_tokenizer),
+    ShippedModel(
+        name="pacl-shapes", family="pacl", summary="PACL's vision embedder on the frozen tiny CLIP",
+        recipe=PaclRecipe(), config=_pacl_config, build=lambda recipe, base: PaclModel(base, recipe.model),
+        train=_pacl_train, evaluate=_pacl_evaluate, minutes=20, base="tiny-clip-shapes"),
+    _cris("cris-shapes", "CRIS on the tiny CLIP, fine-tuned at 0.1× the head's learning rate", CrisRecipe()),
+    _cris("cris-shapes-no-decoder", "ablation: CRIS without the vision-language decoder",
+          CrisRecipe().with_model(use_decoder=False)),
+    _cris("cris-shapes-dot", "ablation: a 1×1 dot product instead of CRIS's 3×3 dynamic kernel",
+          CrisRecipe().with_model(kernel_size=1)),
+)}
+
+
+def names(family: str | None = None) -> tuple[str, ...]:
+    """The shipped models, in registry order (of one family: "clip", "pacl", "cris")."""
+    return tuple(name for name, entry in REGISTRY.items() if family is None or entry.family == family)
+
+
+def entry(name: str) -> ShippedModel:
+    """The registry entry of ``name``, or a ValueError listing the known names."""
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise ValueError(f"unknown pretrained model {name!r}; known: {list(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def recipe_with(name: str, steps: int | None = None) -> Any:
+    """The documented recipe of ``name``, optionally with another number of steps."""
+    recipe = entry(name).recipe
+    return recipe if steps is None else replace(recipe, steps=steps)
