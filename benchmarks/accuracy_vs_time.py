@@ -2,7 +2,7 @@
 
 Run: python benchmarks/accuracy_vs_time.py   →   benchmarks/results/accuracy_vs_time.{json,md,png}
 
-`python -m vlseg.train clip` evaluates the model every 250 steps (10 validation scenes per class, all 49
+`python -m vlseg.train tiny-clip-shapes` evaluates the model every 250 steps (10 validation scenes per class, all 49
 names as candidates) and stores the curve, with the training time spent so far (evaluation excluded), in the
 model card. This script draws it and reports the time to reach 50%, 90% and 95%. It also draws the curve of
 an earlier full run kept in `results/clip_run_single_then_multi.json` (one-object scenes, then 1–4-object
