@@ -45,14 +45,23 @@ def _corrupt(path: Path, err: Exception, rebuild: str | None) -> CorruptCheckpoi
 def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, Any]) -> Path:
     """Write ``tensors`` and JSON ``metadata`` to ``path`` atomically (temp file + rename)."""
     path = Path(path)
-    if "config" not in metadata:
-        raise ValueError("checkpoint metadata needs a 'config' entry so that loading can check it")
+    if not isinstance(metadata, dict) or "config" not in metadata:
+        raise ValueError("checkpoint metadata needs a 'config' entry (metadata is a dict) so that loading can check it")
+    if not isinstance(tensors, dict):
+        raise TypeError(f"tensors must be a dict of name → torch.Tensor; got a {type(tensors).__name__}")
+    for name, value in tensors.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"tensors must map names to torch.Tensor; {name!r} is a {type(value).__name__}")
+    try:
+        encoded = json.dumps(metadata, sort_keys=True)
+    except TypeError as err:
+        raise TypeError(f"checkpoint metadata must be JSON-serialisable (plain numbers, strings, lists, dicts): {err}") from err
     path.parent.mkdir(parents=True, exist_ok=True)
     contiguous = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
     try:
-        save_file(contiguous, tmp, metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+        save_file(contiguous, tmp, metadata={METADATA_KEY: encoded})
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

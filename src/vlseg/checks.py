@@ -8,12 +8,11 @@ import numpy as np
 
 
 def check_probability(value: Any, name: str) -> float:
-    """A threshold on a probability or a normalised score: a finite number strictly inside (0, 1)."""
+    """A probability-like number (a threshold, a confidence level): finite and strictly inside (0, 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number in (0, 1); got a {type(value).__name__}")
+        raise TypeError(f"{name} must be a number in (0, 1); got a {type(value).__name__} ({value!r})")
     if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must lie strictly between 0 and 1 (otherwise every mask is full or empty); "
-                         f"got {value}")
+        raise ValueError(f"{name} must lie strictly between 0 and 1; got {value}")
     return float(value)
 
 

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vlseg.checks import check_positive_int
 from vlseg.data.vocabulary import COLOUR_IDS, SHAPE_IDS
 
 PairFilter = Callable[[Tensor, Tensor], Tensor]
@@ -120,6 +121,7 @@ def sample_pairs(
     last two need ``image_ids`` (N,). ``pair_filter(labels_first, labels_second) -> bool`` keeps a subset.
     Fewer pairs come back only if the filter keeps too few of ``max_rounds`` rounds of draws.
     """
+    num_pairs = check_positive_int(num_pairs, "num_pairs")
     labels = torch.as_tensor(patch_labels).flatten().long()
     if scope not in PAIR_SCOPES:
         raise ValueError(f"unknown scope {scope!r}; expected one of {PAIR_SCOPES}")
@@ -178,6 +180,8 @@ def _check_features(patch_features: Tensor, patch_labels: Tensor) -> tuple[Tenso
         raise ValueError(f"patch_features must be (N, D); got {tuple(features.shape)}")
     if labels.numel() != features.shape[0]:
         raise ValueError(f"patch_labels has {labels.numel()} entries for {features.shape[0]} patch features")
+    if features.is_floating_point() and not bool(torch.isfinite(features).all()):
+        raise ValueError("patch_features contain NaN or infinite values: a cosine with them means nothing")
     return features, labels
 
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+EIGHT_BIT_PIL_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 EXPECTED = "uint8 RGB images, channels last: (H, W, 3), (N, H, W, 3), a PIL image, or a list of those"
 
 
@@ -41,6 +42,9 @@ def _describe(value: Any) -> str:
 def _as_uint8_tensor(value: Any, name: str) -> Tensor:
     """One array-like → a contiguous, writable uint8 CPU tensor (shape not yet checked)."""
     if isinstance(value, Image.Image):
+        if value.mode not in EIGHT_BIT_PIL_MODES:
+            raise TypeError(f"{name} is a PIL image of mode {value.mode!r}, not 8 bits per channel; convert it to "
+                            f"8-bit RGB first (e.g. scale to 0–255, then .convert('RGB'))")
         return torch.from_numpy(np.array(value.convert("RGB"), dtype=np.uint8))
     if isinstance(value, Tensor):
         tensor = value.detach().cpu()

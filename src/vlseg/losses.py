@@ -43,6 +43,9 @@ def _check_pairs(image_embeds: Tensor, text_embeds: Tensor) -> None:
         )
     if image_embeds.shape[0] < 2:
         raise ValueError("a contrastive loss needs a batch of at least 2 pairs")
+    for name, embeds in (("image_embeds", image_embeds), ("text_embeds", text_embeds)):
+        if not bool(torch.isfinite(embeds).all()):
+            raise ValueError(f"{name} contain NaN or infinite values")
 
 
 def symmetric_infonce(logits: Tensor) -> Tensor:
@@ -65,9 +68,13 @@ def clip_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Te
         0-d tensor: the mean of the image→text and text→image cross-entropies.
     """
     _check_pairs(image_embeds, text_embeds)
+    if isinstance(logit_scale, bool) or not isinstance(logit_scale, (int, float, Tensor)):
+        raise TypeError(f"logit_scale must be a float or a 0-d tensor; got a {type(logit_scale).__name__}")
     scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=image_embeds.device)
     if scale.ndim != 0:
         raise ValueError(f"logit_scale must be a float or a 0-d tensor; got shape {tuple(scale.shape)}")
+    if not bool(scale > 0):
+        raise ValueError(f"logit_scale must be positive (it multiplies cosines: exp(t) with CLIP's t); got {float(scale)}")
     scale = scale.clamp(max=MAX_LOGIT_SCALE)
     image_embeds = F.normalize(image_embeds.float(), dim=-1)  # (B, D)
     text_embeds = F.normalize(text_embeds.float(), dim=-1)  # (B, D)

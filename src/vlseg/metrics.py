@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from vlseg.checks import check_positive_int
+from vlseg.checks import check_positive_int, check_probability
 
 
 def check_ignore_index(ignore_index: Any) -> int:
@@ -104,7 +104,7 @@ def _check_referring_masks(pred_masks: Tensor, gt_masks: Tensor) -> tuple[Tensor
     if pred_masks.dtype != torch.bool or gt_masks.dtype != torch.bool:
         raise ValueError("pred_masks and gt_masks must be boolean (threshold the probabilities first)")
     if len(pred_masks) == 0:
-        raise ValueError("no expressions to score")
+        raise ValueError("pred_masks and gt_masks are empty (shape (0, H, W)): no expressions to score")
     return pred_masks, gt_masks
 
 
@@ -133,6 +133,7 @@ def referring_metrics(pred_masks: Tensor, gt_masks: Tensor) -> dict[str, float]:
 
 def boundary_band(masks: Tensor, width: int = 1) -> Tensor:
     """Pixels within ``width`` pixels (chessboard distance) of a mask's boundary, inside or out: (N, H, W) bool."""
+    masks = torch.as_tensor(masks)
     if masks.ndim != 3 or masks.dtype != torch.bool:
         raise ValueError(f"masks must be boolean (N, H, W); got {masks.dtype} {tuple(masks.shape)}")
     width = check_positive_int(width, "width")
@@ -154,12 +155,13 @@ def paired_bootstrap(scores_a: Tensor, scores_b: Tensor, n_resamples: int = 2000
                      level: float = 0.95) -> tuple[float, float, float]:
     """Mean of ``scores_a − scores_b`` over paired items (N,), and its bootstrap confidence interval (low, high)."""
     n_resamples = check_positive_int(n_resamples, "n_resamples")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie strictly between 0 and 1; got {level}")
+    level = check_probability(level, "level")
     scores_a, scores_b = torch.as_tensor(scores_a).double(), torch.as_tensor(scores_b).double()
     if scores_a.shape != scores_b.shape or scores_a.ndim != 1 or len(scores_a) == 0:
         raise ValueError(f"expected two (N,) score vectors; got {tuple(scores_a.shape)} and {tuple(scores_b.shape)}")
     difference = scores_a - scores_b
+    if not bool(torch.isfinite(difference).all()):
+        raise ValueError("scores_a and scores_b must be finite; they contain NaN or infinite values")
     generator = torch.Generator().manual_seed(seed)
     resampled = difference[torch.randint(len(difference), (n_resamples, len(difference)), generator=generator)].mean(1)
     tail = (1 - level) / 2

@@ -25,12 +25,12 @@ from tqdm.auto import tqdm
 
 from vlseg.checks import check_positive_int
 from vlseg.clip import ClipBundle
-from vlseg.data.vocabulary import BACKGROUND, IGNORE_INDEX
+from vlseg.data.vocabulary import BACKGROUND, IGNORE_INDEX, NUM_CLASSES
 from vlseg.dense import dense_patch_embeds
 from vlseg.images import as_images
 from vlseg.metrics import IoUAccumulator, check_ignore_index
 from vlseg.patches import logits_to_pixels, patch_labels, patch_logits
-from vlseg.text import PROMPT_TEMPLATES
+from vlseg.text import PROMPT_TEMPLATES, check_texts
 from vlseg.zeroshot import class_text_embeds
 
 PatchEmbedFn = Callable[[Tensor], Tensor]  # pixel_values (B, 3, S, S) → patch embeddings (B, T, D)
@@ -38,8 +38,15 @@ PatchEmbedFn = Callable[[Tensor], Tensor]  # pixel_values (B, 3, S, S) → patch
 
 def class_targets(semantic: np.ndarray | Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
     """ShapesWorld semantic masks (0 = background, c + 1 = class c) → class-index maps, background ignored."""
-    semantic = torch.as_tensor(semantic).long()
-    return torch.where((semantic == BACKGROUND) | (semantic == ignore_index), ignore_index, semantic - 1)
+    semantic = torch.as_tensor(semantic)
+    if semantic.is_floating_point() or semantic.dtype == torch.bool:
+        raise TypeError(f"semantic must be an integer mask (0 = background, c + 1 = class c, 255 = ignore); got {semantic.dtype}")
+    semantic = semantic.long()
+    valid = (semantic == IGNORE_INDEX) | ((semantic >= 0) & (semantic <= NUM_CLASSES))
+    if not bool(valid.all()):
+        raise ValueError(f"semantic must hold ShapesWorld labels 0…{NUM_CLASSES} or {IGNORE_INDEX}; got "
+                         f"{sorted(set(semantic[~valid].unique().tolist()))[:5]}")
+    return torch.where((semantic == BACKGROUND) | (semantic == IGNORE_INDEX), ignore_index, semantic - 1)
 
 
 def patch_targets(targets: Tensor, bundle: ClipBundle, ignore_index: int = IGNORE_INDEX) -> Tensor:
@@ -52,6 +59,26 @@ def patch_targets(targets: Tensor, bundle: ClipBundle, ignore_index: int = IGNOR
     # another ignore label (e.g. −1): count it as 255 for the majority rule, give it back afterwards
     labels = patch_labels(torch.where(targets == ignore_index, IGNORE_INDEX, targets), bundle.patch_size)
     return torch.where(labels == IGNORE_INDEX, ignore_index, labels)
+
+
+def check_class_targets(targets: Tensor, class_names: Sequence[str], ignore_index: int) -> None:
+    """Targets must index ``class_names`` (or be ``ignore_index``). Raw ShapesWorld semantic masks (0 = background,
+    c + 1 = class c) are the usual mistake: they are off by one, and half their pixels are background "class 0"."""
+    scored = targets[targets != ignore_index]
+    if not scored.numel():
+        return
+    low, high = int(scored.min()), int(scored.max())
+    if low < 0:
+        raise ValueError(f"targets hold the label {low}, but ignore_index is {ignore_index}: pass "
+                         f"ignore_index={low} if {low} marks unlabelled pixels")
+    raw_hint = ("raw ShapesWorld semantic masks (0 = background, c + 1 = class c)? Convert them with "
+                "vlseg.segmentation.class_targets")
+    if high >= len(class_names):
+        raise ValueError(f"targets hold labels up to {high} but there are {len(class_names)} class names: {raw_hint}")
+    zero_share = float((scored == 0).float().mean())
+    if zero_share > 0.5 and "background" not in class_names[0].lower():
+        raise ValueError(f"targets: {zero_share:.0%} of the scored pixels are class 0 ({class_names[0]!r}): {raw_hint}. "
+                         "(If class 0 really is background, name it so: class_names[0] = 'background'.)")
 
 
 @dataclass
@@ -109,6 +136,7 @@ def evaluate_segmentation(
     ``patch_embed_fn(pixel_values)`` if given, else from the frozen CLIP with ``method``
     (``"clip"``, ``"maskclip"``, ``"clearclip"``, see :mod:`vlseg.dense`).
     """
+    class_names = check_texts(class_names, "class_names", allow_single=False)
     checked = as_images(images)
     if checked.block is None:
         raise ValueError("evaluate_segmentation scores a batch of images of one size, (N, H, W, 3); got a list")
@@ -119,11 +147,7 @@ def evaluate_segmentation(
         raise ValueError(f"targets must be integer class maps (N, H, W) matching images (N, H, W, 3); got "
                          f"{targets.dtype} {tuple(targets.shape)} and {tuple(checked.block.shape)}")
     targets = targets.long()
-    scored_labels = targets[targets != ignore_index]
-    if scored_labels.numel() and int(scored_labels.max()) >= len(class_names):
-        raise ValueError(f"targets hold labels up to {int(scored_labels.max())} but there are {len(class_names)} "
-                         "class names: raw ShapesWorld semantic masks (0 = background, c + 1 = class c)? "
-                         "Convert them with vlseg.segmentation.class_targets")
+    check_class_targets(targets, class_names, ignore_index)
     embed = patch_embed_fn or (lambda pixel_values: dense_patch_embeds(bundle, pixel_values, method))
     class_embeds = class_text_embeds(bundle, class_names, templates)  # (K, D)
     grid_targets = patch_targets(targets, bundle, ignore_index).flatten(1)  # (N, G*G)

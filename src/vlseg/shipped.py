@@ -86,8 +86,7 @@ def load_weights(name: str, weights_dir: Path | None = None, device: str | None 
     spec = entry(name)
     base = _base(name, base, "cpu")
     path = Path(weights_dir if weights_dir is not None else checkpoint.WEIGHTS_DIR) / f"{name}.safetensors"
-    tensors, _ = load_checkpoint(path, expected_config={"name": name} | spec.config(spec.recipe, base),
-                                 rebuild=spec.command)
+    tensors, _ = load_checkpoint(path, expected_config=expected_config(name, base), rebuild=spec.command)
     model = spec.build(spec.recipe, base)
     load_state_strictly(trained_module(model), tensors, path, spec.command)
     trained_module(model).eval()

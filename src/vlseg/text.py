@@ -148,8 +148,9 @@ def check_texts(texts: Any, name: str = "texts", allow_single: bool = True) -> l
             raise TypeError(f"{name} must be a list of strings; got the single string {texts!r} "
                             f"(did you mean [{texts!r}]?)")
         texts = [texts]
-    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Sequence) and not hasattr(texts, "__iter__"):
-        raise TypeError(f"{name} must be a string or a list of strings; got a {type(texts).__name__}")
+    if isinstance(texts, (bytes, bytearray, set, frozenset, dict)) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"{name} must be a string or a list of strings (in order: outputs index into it); "
+                        f"got a {type(texts).__name__}")
     texts = list(texts)
     if not texts:
         raise ValueError(f"{name} is empty: give at least one text")

@@ -16,12 +16,14 @@ from torch import Tensor
 
 from vlseg.checks import check_positive_int
 from vlseg.images import as_images
-from vlseg.text import PROMPT_TEMPLATES, prompts_for
+from vlseg.text import PROMPT_TEMPLATES, check_texts, prompts_for
 
 
 @torch.no_grad()
 def class_text_embeds(bundle, class_names: Sequence[str], templates: Sequence[str] = PROMPT_TEMPLATES) -> Tensor:
     """Ensembled, L2-normalised class embeddings (K, D) for K class names."""
+    class_names = check_texts(class_names, "class_names", allow_single=False)
+    templates = list(templates) if not isinstance(templates, str) else templates
     embeds = bundle.encode_texts(prompts_for(class_names, templates), normalize=True)  # (K * P, D)
     embeds = embeds.view(len(class_names), len(templates), -1).mean(dim=1)  # (K, D)
     return F.normalize(embeds, dim=-1)

@@ -10,7 +10,6 @@ works at twice the paper's resolution relative to the patch size, which 64-pixel
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from vlseg.patches import patch_grid

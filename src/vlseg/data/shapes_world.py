@@ -112,6 +112,9 @@ def _split_id(split: str) -> int:
 
 def make_rng(seed: int, split: str, block: int, stream: str = "") -> np.random.Generator:
     """The random generator of one block of scenes: a pure function of its arguments."""
+    for name, value in (("seed", seed), ("block", block)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
     return np.random.default_rng([int(seed), _split_id(split), int(block), zlib.crc32(stream.encode())])
 
 
@@ -257,8 +260,8 @@ def generate_batch(
         boundary_ignore: width in pixels of a band around each object labelled 255 in the semantic
             mask (0 = no ignore band).
     """
-    if n_scenes < 1:
-        raise ValueError(f"n_scenes must be >= 1, got {n_scenes}")
+    if isinstance(n_scenes, bool) or not isinstance(n_scenes, (int, np.integer)) or n_scenes < 1:
+        raise ValueError(f"n_scenes must be a positive integer, got {n_scenes!r}")
     if image_size < 16:
         raise ValueError(f"image_size must be >= 16 pixels, got {image_size}")
     lo_obj, hi_obj = num_objects

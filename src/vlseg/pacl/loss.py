@@ -26,6 +26,8 @@ def pacl_loss(
             f"need B >= 2 matching pairs; got {patch_embeds.shape[0]} images and {text_embeds.shape[0]} texts"
         )
     scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=patch_embeds.device).clamp(max=MAX_LOGIT_SCALE)
+    if scale.ndim != 0 or not bool(scale > 0):
+        raise ValueError(f"logit_scale must be a positive float or 0-d tensor; got {logit_scale!r}")
     return symmetric_infonce(scale * pacl_compatibility(patch_embeds, text_embeds, patch_temperature, **chunks))
 
 
