@@ -47,5 +47,5 @@ def test_live_run_checks_agree_with_one_and_two_threads(notebook):
     cells = [c for c in json.loads((NOTEBOOKS / notebook).read_text())["cells"] if c["cell_type"] == "code"]
     live = next(i for i, c in enumerate(cells) if "live_model, live = train_" in "".join(c["source"]))
     checked = next(c for c in cells[live + 1:] if "NBVAL_CHECK_OUTPUT" in "".join(c["source"]))
-    committed = "".join(o.get("text", "") for o in checked["outputs"] if o.get("output_type") == "stream")
+    committed = "".join("".join(o["text"]) for o in checked["outputs"] if o.get("output_type") == "stream")
     assert one == committed  # and they are what the executed notebook shows
