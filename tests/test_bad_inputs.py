@@ -26,8 +26,9 @@ import vlseg
 import vlseg.checkpoint
 import vlseg.shipped
 from vlseg.checkpoint import CheckpointMismatchError, CorruptCheckpointError, load_checkpoint, save_checkpoint
-from vlseg.coherence import coherence_auc
-from vlseg.data import CLASS_NAMES, generate_batch
+from vlseg.coherence import coherence_auc, roc_auc
+from vlseg.data import CLASS_NAMES, ShapesWorld, generate_batch
+from vlseg.pacl import pacl_compatibility
 from vlseg.losses import clip_loss
 from vlseg.metrics import IoUAccumulator, boundary_band, mask_ious, mean_iou, paired_bootstrap, referring_metrics
 from vlseg.segmentation import class_targets, evaluate_segmentation
@@ -596,9 +597,9 @@ bad("generate_batch-n-str", lambda c: generate_batch("4"), TypeError, r"n_scenes
 bad("generate_batch-split-training", lambda c: generate_batch(2, split="training"), ValueError, r"unknown split 'training'")
 bad("generate_batch-split-None", lambda c: generate_batch(2, split=None), ValueError, r"unknown split None")
 bad("generate_batch-negative-block", lambda c: generate_batch(2, block=-1), ValueError, r"block.*-1")
-bad("generate_batch-image_size-8", lambda c: generate_batch(2, image_size=8), ValueError, r"image_size must be >= 16")
-bad("generate_batch-num_objects-0", lambda c: generate_batch(2, num_objects=(0, 2)), ValueError, r"num_objects must satisfy")
-bad("generate_batch-num_objects-5", lambda c: generate_batch(2, num_objects=(1, 5)), ValueError, r"num_objects must satisfy")
+bad("generate_batch-image_size-8", lambda c: generate_batch(2, image_size=8), ValueError, r"image_size must be an integer >= 16")
+bad("generate_batch-num_objects-0", lambda c: generate_batch(2, num_objects=(0, 2)), ValueError, r"num_objects must be two integers")
+bad("generate_batch-num_objects-5", lambda c: generate_batch(2, num_objects=(1, 5)), ValueError, r"num_objects must be two integers")
 bad("generate_batch-unknown-class", lambda c: generate_batch(2, classes=["pink circle"]), ValueError,
     r"unknown ShapesWorld class 'pink circle'")
 bad("generate_batch-no-classes", lambda c: generate_batch(2, classes=[]), ValueError, r"classes must not be empty")
@@ -760,6 +761,66 @@ bad("pretrained-pacl-corrupt-with-good-clip",
 good("pretrained-isolated-with-good-weights-loads",
      lambda c: (_isolated(c, weights=["tiny-clip-shapes", "pacl-shapes"]), vlseg.pretrained("pacl-shapes", device="cpu"))[1],
      lambda out, c: tuple(out.segment(IMG, NAMES, background=None).shape) == (1, 64, 64))
+
+# ---- found by an independent probe of 427 misuses (each was an obscure error or a silent answer before) ----------------
+_FEATS = torch.randn(40, 8, generator=torch.Generator().manual_seed(0))
+_PE, _TE = torch.randn(2, 4, 8), torch.randn(3, 8)
+bad("classify-template-two-placeholders", lambda c: c.clip.classify(IMG, NAMES, templates=["{} and {}"]), ValueError,
+    r"template .*exactly one")
+bad("classify-template-named-placeholder", lambda c: c.clip.classify(IMG, NAMES, templates=["{} {x}"]), ValueError,
+    r"template .*exactly one")
+bad("zs_predict-pacl-as-bundle", lambda c: zs_predict(c.pacl, IMG, NAMES), TypeError, r"bundle must be a ClipBundle.*PaclModel")
+bad("zs_predict-string-as-bundle", lambda c: zs_predict("tiny-clip-shapes", IMG, NAMES), TypeError, r"bundle must be a ClipBundle")
+bad("evaluate_segmentation-pacl-as-bundle", lambda c: evaluate_segmentation(c.pacl, SC.images[:4], SEG_TARGETS, ALL),
+    TypeError, r"bundle must be a ClipBundle")
+bad("confusion_matrix-strings", lambda c: confusion_matrix(["a", "b"], ["a", "a"], 2), TypeError, r"predictions must be")
+bad("confusion_matrix-none", lambda c: confusion_matrix(None, torch.tensor([0]), 2), TypeError, r"predictions must be")
+good("referring_metrics-list-of-masks",
+     lambda c: referring_metrics([torch.ones(4, 4, dtype=torch.bool)] * 2, [torch.ones(4, 4, dtype=torch.bool)] * 2),
+     lambda out, c: out["mIoU"] == 1.0)
+bad("paired_bootstrap-seed-str", lambda c: paired_bootstrap(torch.rand(5), torch.rand(5), seed="a"), ValueError, r"seed")
+bad("class_targets-ignore_index-None", lambda c: class_targets(SC.semantic[:1], ignore_index=None), TypeError,
+    r"ignore_index")
+bad("class_targets-ignore_index-is-a-class", lambda c: class_targets(SC.semantic[:1], ignore_index=5), ValueError,
+    r"ignore_index=5 is a class index")
+bad("roc_auc-nan-scores", lambda c: roc_auc(torch.tensor([0.1, float("nan"), 0.3, 0.8]), torch.tensor([0, 0, 1, 1])),
+    ValueError, r"scores contain NaN")
+bad("roc_auc-labels-not-binary", lambda c: roc_auc(torch.rand(4), torch.tensor([0, 0.3, 1, 1])), ValueError,
+    r"labels must be boolean or 0/1")
+bad("coherence-single-class-pairs", lambda c: coherence_auc(_FEATS, torch.zeros(40, dtype=torch.long), num_pairs=50),
+    ValueError, r"patch_labels: every one of the 50 pairs")
+bad("coherence-image_ids-too-short",
+    lambda c: coherence_auc(_FEATS, torch.arange(40) % 3, scope="across", image_ids=torch.arange(10)), ValueError,
+    r"image_ids has 10 entries for 40")
+good("clip_loss-numpy-embeds", lambda c: clip_loss(_FEATS[:4].numpy(), _FEATS[4:8].numpy(), 10.0),
+     same_as(lambda c: clip_loss(_FEATS[:4], _FEATS[4:8], 10.0)))
+bad("pacl_compatibility-temperature-str", lambda c: pacl_compatibility(_PE, _TE, "1"), TypeError, r"patch_temperature")
+bad("pacl_compatibility-chunk-float", lambda c: pacl_compatibility(_PE, _TE, text_chunk_size=2.5), TypeError,
+    r"text_chunk_size")
+bad("pacl_compatibility-empty", lambda c: pacl_compatibility(_PE[:0], _TE), ValueError, r"empty input")
+bad("pacl_compatibility-nan", lambda c: pacl_compatibility(_PE * float("nan"), _TE), ValueError, r"NaN")
+bad("generate_batch-image_size-float", lambda c: generate_batch(1, image_size=64.0), ValueError, r"image_size")
+bad("generate_batch-classes-string", lambda c: generate_batch(1, classes="red circle"), TypeError,
+    r"classes must be a list")
+bad("generate_batch-duplicate_prob-2", lambda c: generate_batch(2, duplicate_prob=2.0), ValueError, r"duplicate_prob")
+bad("ShapesWorld-block_size-0", lambda c: ShapesWorld(block_size=0), ValueError, r"block_size")
+bad("ShapesWorld-float-index", lambda c: ShapesWorld()[1.5], TypeError, r"index must be an integer")
+bad("load_checkpoint-None", lambda c: load_checkpoint(None), TypeError, r"path must be a path")
+bad("load_checkpoint-device-tpu", lambda c: load_checkpoint(WEIGHTS / "pacl-shapes.safetensors", device="tpu"),
+    ValueError, r"device")
+good("save_checkpoint-shared-memory",
+     lambda c: (lambda t: (save_checkpoint(c.tmp / "s.safetensors", {"a": t, "b": t[:2]}, {"config": {}}),
+                           load_checkpoint(c.tmp / "s.safetensors")[0]["b"]))(torch.arange(4.0))[1],
+     lambda out, c: out.tolist() == [0.0, 1.0])
+bad("save_checkpoint-onto-a-folder", lambda c: save_checkpoint(c.tmp, {"w": torch.zeros(1)}, {"config": {}}),
+    IsADirectoryError, r"is a folder")
+if not torch.cuda.is_available():
+    bad("pretrained-device-cuda-missing", lambda c: vlseg.pretrained("tiny-clip-shapes", device="cuda:7"), ValueError,
+        r"device 'cuda:7'")
+bad("build_clip-missing-folder", lambda c: vlseg.build_clip("/nonexistent/clip"), FileNotFoundError, r"no folder")
+bad("build_clip-None", lambda c: vlseg.build_clip(None), TypeError, r"name must be a path")
+bad("tokenize-special-token", lambda c: c.clip.tokenize(["red circle <|endoftext|> blue star"]), ValueError,
+    r"texts\[0\] contains the special token")
 
 # ---- known failures (strict xfail): the library gives an obscure error or a silent wrong answer today ----------------
 KNOWN_FAILURES: dict[str, str] = {}  # every case passes; a new failing case is listed here with its reason

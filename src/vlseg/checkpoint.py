@@ -24,6 +24,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from vlseg.checks import check_path
+from vlseg.device import pick_device
+
 METADATA_KEY = "vlseg"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 CACHE_DIR = Path(os.environ.get("VLSEG_CACHE", Path.home() / ".cache" / "vlseg"))
@@ -44,12 +47,16 @@ def _corrupt(path: Path, err: Exception, rebuild: str | None) -> CorruptCheckpoi
 
 def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, Any]) -> Path:
     """Write ``tensors`` and JSON ``metadata`` to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
+    path = Path(check_path(path))
+    if path.is_dir():
+        raise IsADirectoryError(f"path {path} is a folder; give the checkpoint's file name, e.g. {path / 'model.safetensors'}")
     if not isinstance(metadata, dict) or "config" not in metadata:
         raise ValueError("checkpoint metadata needs a 'config' entry (metadata is a dict) so that loading can check it")
     if not isinstance(tensors, dict):
         raise TypeError(f"tensors must be a dict of name → torch.Tensor; got a {type(tensors).__name__}")
     for name, value in tensors.items():
+        if not isinstance(name, str):
+            raise TypeError(f"tensors must be keyed by strings; got the key {name!r}")
         if not isinstance(value, Tensor):
             raise TypeError(f"tensors must map names to torch.Tensor; {name!r} is a {type(value).__name__}")
     try:
@@ -57,7 +64,7 @@ def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], metadata: dict
     except TypeError as err:
         raise TypeError(f"checkpoint metadata must be JSON-serialisable (plain numbers, strings, lists, dicts): {err}") from err
     path.parent.mkdir(parents=True, exist_ok=True)
-    contiguous = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
+    contiguous = {name: t.detach().cpu().contiguous().clone() for name, t in tensors.items()}  # own storage each
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
     try:
@@ -72,7 +79,7 @@ def save_checkpoint(path: str | Path, tensors: dict[str, Tensor], metadata: dict
 def read_metadata(path: str | Path, rebuild: str | None = None) -> dict[str, Any]:
     """The JSON metadata of a checkpoint, without loading its tensors. ``rebuild``: the command that remakes it,
     named in the error if the file is corrupt."""
-    path = Path(path)
+    path = Path(check_path(path))
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
@@ -111,6 +118,7 @@ def load_checkpoint(
 
     A damaged file raises :class:`CorruptCheckpointError` naming the file and ``rebuild``, the command that remakes it.
     """
+    device = pick_device(device)
     metadata = read_metadata(path, rebuild)
     if expected_config is not None:
         diffs = config_differences(metadata.get("config"), expected_config)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,6 +32,7 @@ from typing import Any, Sequence
 import torch
 from transformers import CLIPConfig, CLIPModel, PreTrainedTokenizerBase
 
+from vlseg.checks import check_path
 from vlseg.device import pick_device
 from vlseg.images import as_images
 from vlseg.text import CONTEXT_LENGTH, PROMPT_TEMPLATES, check_texts, shipped_tokenizer
@@ -144,9 +146,19 @@ class ClipBundle:
     def tokenize(self, texts: str | Sequence[str]) -> dict[str, torch.Tensor]:
         """Texts → ``input_ids`` and ``attention_mask`` (B, L), padded to the longest, on the model's device."""
         texts = check_texts(texts)
-        encoded = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.context_length, return_tensors="pt"
-        )
+        specials = [token for token in self.tokenizer.all_special_tokens if token]
+        for index, text in enumerate(texts):
+            found = [token for token in specials if token in text]
+            if found:
+                raise ValueError(f"texts[{index}] contains the special token(s) {found}, which the tokenizer would "
+                                 "read as control tokens (end of text, padding); remove them")
+        encoded = self.tokenizer(texts, padding=True, return_tensors="pt")
+        if encoded["input_ids"].shape[1] > self.context_length:  # rare: cut at the context, as CLIP does, and say so
+            too_long = (encoded["attention_mask"].sum(1) > self.context_length).nonzero().flatten().tolist()
+            warnings.warn(f"texts {too_long[:5]} are longer than the context of {self.context_length} tokens and are "
+                          "cut there (as CLIP does): words past it do not count", stacklevel=2)
+            encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.context_length,
+                                     return_tensors="pt")
         return {"input_ids": encoded["input_ids"].to(self.device), "attention_mask": encoded["attention_mask"].to(self.device)}
 
     @property
@@ -184,8 +196,9 @@ class ClipBundle:
         hidden = self.vision_tokens(pixel_values, layer)[:, 1:, :]  # (B, T, C)
         if output == "hidden":
             return hidden
-        normed = self.model.vision_model.post_layernorm(hidden)  # (B, T, C)
-        return self.model.visual_projection(normed) if output == "projected" else normed
+        if output == "projected":
+            return self.project_patches(hidden)  # (B, T, D)
+        return self.model.vision_model.post_layernorm(hidden)  # (B, T, C)
 
     def project_patches(self, hidden: torch.Tensor) -> torch.Tensor:
         """(B, T, C) vision hidden states → (B, T, D): post-LayerNorm + visual projection."""
@@ -271,17 +284,27 @@ def build_clip(name: str = TINY_CLIP_NAME, device: str | torch.device | None = N
     Offline, a hub id that is not in the local cache fails at once with instructions, instead of
     hanging on the network or loading a broken tokenizer.
     """
+    check_path(name, "name")
+    name = str(name)
     if name == TINY_CLIP_NAME:
         return build_tiny_clip().to(pick_device(device))
     from transformers import AutoTokenizer  # CLIPTokenizerFast for OpenAI checkpoints
 
     local = Path(name).is_dir()
+    if Path(name).is_file():
+        raise ValueError(f"name {name!r} is a file; pass a hub id or the folder saved with save_pretrained()")
+    if not local and (name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)):
+        raise FileNotFoundError(f"no folder {name!r}: pass an existing folder saved with save_pretrained(), or a "
+                                "hub id such as 'openai/clip-vit-base-patch16'")
     try:
         model = CLIPModel.from_pretrained(name, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
         processor = image_processor_class().from_pretrained(name, local_files_only=True)
     except (OSError, ValueError) as err:
-        if local or not _hub_reachable():
+        if local:
+            raise RuntimeError(f"folder {name!r} is not a complete CLIP saved with save_pretrained() (model weights, "
+                               f"tokenizer and preprocessor config are needed). Cause: {err}") from err
+        if not _hub_reachable():
             raise RuntimeError(
                 f"cannot load CLIP {name!r}: no local copy and the model hub is not reachable. "
                 f"With internet access run `hf download {name}` (or load it once online: it is then "

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vlseg.checks import check_positive_int
+from vlseg.checks import as_tensor, check_finite, check_positive_int, check_seed
+from vlseg.metrics import check_ignore_index
 from vlseg.data.vocabulary import COLOUR_IDS, SHAPE_IDS
 
 PairFilter = Callable[[Tensor, Tensor], Tensor]
@@ -40,9 +41,14 @@ PAIR_SCOPES = ("any", "within", "across")
 
 # ---- ROC -------------------------------------------------------------------------------------------
 def _check_scores(scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-    scores, labels = torch.as_tensor(scores).flatten().double(), torch.as_tensor(labels).flatten().bool()
+    scores, labels = as_tensor(scores, "scores").flatten().double(), as_tensor(labels, "labels").flatten()
     if scores.shape != labels.shape:
         raise ValueError(f"scores and labels differ in size: {tuple(scores.shape)} vs {tuple(labels.shape)}")
+    check_finite(scores, "scores")
+    if labels.dtype != torch.bool:
+        if not bool(((labels == 0) | (labels == 1)).all()):
+            raise ValueError(f"labels must be boolean or 0/1; got values {sorted(set(labels.unique().tolist()))[:5]}")
+        labels = labels.bool()
     positives = int(labels.sum())
     if positives == 0 or positives == labels.numel():
         raise ValueError(f"ROC needs both positive and negative samples; got {positives} of {labels.numel()} positive")
@@ -122,7 +128,12 @@ def sample_pairs(
     Fewer pairs come back only if the filter keeps too few of ``max_rounds`` rounds of draws.
     """
     num_pairs = check_positive_int(num_pairs, "num_pairs")
-    labels = torch.as_tensor(patch_labels).flatten().long()
+    ignore_index = check_ignore_index(ignore_index)
+    seed = check_seed(seed)
+    labels = as_tensor(patch_labels, "patch_labels").flatten().long()
+    if image_ids is not None and as_tensor(image_ids, "image_ids").numel() != labels.numel():
+        raise ValueError(f"image_ids has {as_tensor(image_ids, 'image_ids').numel()} entries for {labels.numel()} "
+                         "patches: give one image id per patch")
     if scope not in PAIR_SCOPES:
         raise ValueError(f"unknown scope {scope!r}; expected one of {PAIR_SCOPES}")
     if scope != "any" and image_ids is None:
@@ -175,7 +186,7 @@ class CoherenceResult:
 
 
 def _check_features(patch_features: Tensor, patch_labels: Tensor) -> tuple[Tensor, Tensor]:
-    features, labels = torch.as_tensor(patch_features), torch.as_tensor(patch_labels).flatten()
+    features, labels = as_tensor(patch_features, "patch_features"), as_tensor(patch_labels, "patch_labels").flatten()
     if features.ndim != 2:
         raise ValueError(f"patch_features must be (N, D); got {tuple(features.shape)}")
     if labels.numel() != features.shape[0]:
@@ -209,6 +220,10 @@ def coherence_roc(
     )
     scores = pair_scores(features, first, second)  # (P,)
     same = labels[first] == labels[second]  # (P,)
+    if bool(same.all()) or not bool(same.any()):
+        raise ValueError(f"patch_labels: every one of the {len(same)} pairs drawn is "
+                         f"{'same' if bool(same.all()) else 'different'}-class (is there only one class, or a filter "
+                         "that keeps one kind?): the probe needs both kinds of pairs")
     fpr, tpr, _ = roc_curve(scores, same)
     positives = int(same.sum())
     return CoherenceResult(roc_auc(scores, same), fpr.float(), tpr.float(), positives, len(same) - positives)

@@ -24,14 +24,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vlseg.checks import as_tensor
+
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps exp(t) at 100
 
 
-def _check_pairs(image_embeds: Tensor, text_embeds: Tensor) -> None:
+def _check_pairs(image_embeds: Tensor, text_embeds: Tensor) -> tuple[Tensor, Tensor]:
+    image_embeds, text_embeds = as_tensor(image_embeds, "image_embeds"), as_tensor(text_embeds, "text_embeds")
     if image_embeds.ndim != 2 or text_embeds.ndim != 2:
         raise ValueError(
             f"image_embeds and text_embeds must be (B, D); got {tuple(image_embeds.shape)} and {tuple(text_embeds.shape)}"
@@ -46,6 +50,7 @@ def _check_pairs(image_embeds: Tensor, text_embeds: Tensor) -> None:
     for name, embeds in (("image_embeds", image_embeds), ("text_embeds", text_embeds)):
         if not bool(torch.isfinite(embeds).all()):
             raise ValueError(f"{name} contain NaN or infinite values")
+    return image_embeds, text_embeds
 
 
 def symmetric_infonce(logits: Tensor) -> Tensor:
@@ -67,8 +72,8 @@ def clip_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Te
     Returns:
         0-d tensor: the mean of the image→text and text→image cross-entropies.
     """
-    _check_pairs(image_embeds, text_embeds)
-    if isinstance(logit_scale, bool) or not isinstance(logit_scale, (int, float, Tensor)):
+    image_embeds, text_embeds = _check_pairs(image_embeds, text_embeds)
+    if isinstance(logit_scale, bool) or not isinstance(logit_scale, (int, float, np.integer, np.floating, Tensor)):
         raise TypeError(f"logit_scale must be a float or a 0-d tensor; got a {type(logit_scale).__name__}")
     scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=image_embeds.device)
     if scale.ndim != 0:

@@ -15,30 +15,32 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from vlseg.checks import check_positive_int, check_probability
+from vlseg.checks import as_tensor, check_positive_int, check_probability, check_seed
 
 
 def check_ignore_index(ignore_index: Any) -> int:
     """The label of pixels that are not scored: an integer (255 by convention; −1 also works)."""
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"ignore_index must be an integer label (e.g. 255 or -1); got {ignore_index!r}. "
                         "With nothing to ignore, pass a label that never occurs, e.g. 255")
-    return ignore_index
+    return int(ignore_index)
 
 
 def _check_label_maps(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int) -> tuple[Tensor, Tensor]:
-    check_ignore_index(ignore_index)
+    ignore_index = check_ignore_index(ignore_index)
     check_positive_int(num_classes, "num_classes")
-    pred, target = torch.as_tensor(pred), torch.as_tensor(target)
+    pred, target = as_tensor(pred, "pred"), as_tensor(target, "target")
     if pred.shape != target.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape")
     if pred.is_floating_point() or target.is_floating_point():
         raise ValueError("pred and target must be integer label maps (take the argmax of logits first)")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    pred, target = pred.long(), target.long()  # so that -1 never equals 255 in a uint8 map
     valid = target != ignore_index
     for name, labels in (("pred", pred[valid]), ("target", target[valid])):
         if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
@@ -96,7 +98,7 @@ PRECISION_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def _check_referring_masks(pred_masks: Tensor, gt_masks: Tensor) -> tuple[Tensor, Tensor]:
-    pred_masks, gt_masks = torch.as_tensor(pred_masks), torch.as_tensor(gt_masks)
+    pred_masks, gt_masks = as_tensor(pred_masks, "pred_masks"), as_tensor(gt_masks, "gt_masks")
     if pred_masks.shape != gt_masks.shape or pred_masks.ndim != 3:
         raise ValueError(
             f"pred_masks {tuple(pred_masks.shape)} and gt_masks {tuple(gt_masks.shape)} must both be (N, H, W)"
@@ -133,7 +135,7 @@ def referring_metrics(pred_masks: Tensor, gt_masks: Tensor) -> dict[str, float]:
 
 def boundary_band(masks: Tensor, width: int = 1) -> Tensor:
     """Pixels within ``width`` pixels (chessboard distance) of a mask's boundary, inside or out: (N, H, W) bool."""
-    masks = torch.as_tensor(masks)
+    masks = as_tensor(masks, "masks")
     if masks.ndim != 3 or masks.dtype != torch.bool:
         raise ValueError(f"masks must be boolean (N, H, W); got {masks.dtype} {tuple(masks.shape)}")
     width = check_positive_int(width, "width")
@@ -156,7 +158,8 @@ def paired_bootstrap(scores_a: Tensor, scores_b: Tensor, n_resamples: int = 2000
     """Mean of ``scores_a − scores_b`` over paired items (N,), and its bootstrap confidence interval (low, high)."""
     n_resamples = check_positive_int(n_resamples, "n_resamples")
     level = check_probability(level, "level")
-    scores_a, scores_b = torch.as_tensor(scores_a).double(), torch.as_tensor(scores_b).double()
+    seed = check_seed(seed)
+    scores_a, scores_b = as_tensor(scores_a, "scores_a").double(), as_tensor(scores_b, "scores_b").double()
     if scores_a.shape != scores_b.shape or scores_a.ndim != 1 or len(scores_a) == 0:
         raise ValueError(f"expected two (N,) score vectors; got {tuple(scores_a.shape)} and {tuple(scores_b.shape)}")
     difference = scores_a - scores_b

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from vlseg.checks import check_positive_int
+from vlseg.checks import as_tensor, check_bundle, check_positive_int
 from vlseg.clip import ClipBundle
 from vlseg.data.vocabulary import BACKGROUND, IGNORE_INDEX, NUM_CLASSES
 from vlseg.dense import dense_patch_embeds
@@ -38,7 +38,11 @@ PatchEmbedFn = Callable[[Tensor], Tensor]  # pixel_values (B, 3, S, S) → patch
 
 def class_targets(semantic: np.ndarray | Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
     """ShapesWorld semantic masks (0 = background, c + 1 = class c) → class-index maps, background ignored."""
-    semantic = torch.as_tensor(semantic)
+    ignore_index = check_ignore_index(ignore_index)
+    if 0 <= ignore_index < NUM_CLASSES:
+        raise ValueError(f"ignore_index={ignore_index} is a class index (0…{NUM_CLASSES - 1}): ignored pixels and that "
+                         "class would be one label; use 255 or -1")
+    semantic = as_tensor(semantic, "semantic")
     if semantic.is_floating_point() or semantic.dtype == torch.bool:
         raise TypeError(f"semantic must be an integer mask (0 = background, c + 1 = class c, 255 = ignore); got {semantic.dtype}")
     semantic = semantic.long()
@@ -148,6 +152,7 @@ def evaluate_segmentation(
                          f"{targets.dtype} {tuple(targets.shape)} and {tuple(checked.block.shape)}")
     targets = targets.long()
     check_class_targets(targets, class_names, ignore_index)
+    check_bundle(bundle)
     embed = patch_embed_fn or (lambda pixel_values: dense_patch_embeds(bundle, pixel_values, method))
     class_embeds = class_text_embeds(bundle, class_names, templates)  # (K, D)
     grid_targets = patch_targets(targets, bundle, ignore_index).flatten(1)  # (N, G*G)

@@ -25,6 +25,7 @@ import torch
 from vlseg import checkpoint
 from vlseg.checkpoint import (CheckpointMismatchError, check_writable, load_checkpoint, load_state_strictly,
                               rounded_state, write_model)
+from vlseg.checks import check_path
 from vlseg.clip import ClipBundle
 from vlseg.device import pick_device
 from vlseg.registry import Model, entry, recipe_with, trained_module
@@ -85,7 +86,8 @@ def load_weights(name: str, weights_dir: Path | None = None, device: str | None 
     """
     spec = entry(name)
     base = _base(name, base, "cpu")
-    path = Path(weights_dir if weights_dir is not None else checkpoint.WEIGHTS_DIR) / f"{name}.safetensors"
+    folder = check_path(weights_dir, "weights_dir") if weights_dir is not None else checkpoint.WEIGHTS_DIR
+    path = Path(folder) / f"{name}.safetensors"
     tensors, _ = load_checkpoint(path, expected_config=expected_config(name, base), rebuild=spec.command)
     model = spec.build(spec.recipe, base)
     load_state_strictly(trained_module(model), tensors, path, spec.command)

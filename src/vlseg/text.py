@@ -56,6 +56,12 @@ def check_prompts(class_names: Sequence[str], templates: Sequence[str]) -> None:
     if len(templates) == 0:
         raise ValueError("templates is empty: give at least one, e.g. 'a photo of {}.'")
     for template in templates:
+        if isinstance(template, str) and "{}" in template:
+            try:
+                template.format("x")
+            except (IndexError, KeyError, ValueError) as err:
+                raise ValueError(f"prompt template {template!r} must have exactly one '{{}}' and no other "
+                                 f"placeholder ({type(err).__name__}: {err})") from None
         if not isinstance(template, str) or "{}" not in template:
             raise ValueError(f"prompt template {template!r} has no '{{}}' for the class name")
 

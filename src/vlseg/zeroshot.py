@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vlseg.checks import check_positive_int
+from vlseg.checks import as_tensor, check_bundle, check_positive_int
 from vlseg.images import as_images
 from vlseg.text import PROMPT_TEMPLATES, check_texts, prompts_for
 
@@ -51,6 +51,7 @@ def predict(
 
     ``images``: anything :func:`vlseg.images.as_images` accepts (one image, a batch, PIL, a list of any sizes).
     """
+    check_bundle(bundle)
     checked = as_images(images)
     batch_size = check_positive_int(batch_size, "batch_size")
     class_embeds = class_text_embeds(bundle, class_names, templates)  # (K, D)
@@ -78,7 +79,7 @@ def confusion_matrix(predictions: Tensor, targets: Tensor, num_classes: int) -> 
     another cell.
     """
     num_classes = check_positive_int(num_classes, "num_classes")
-    predictions, targets = torch.as_tensor(predictions), torch.as_tensor(targets)
+    predictions, targets = as_tensor(predictions, "predictions"), as_tensor(targets, "targets")
     if predictions.shape != targets.shape:
         raise ValueError(f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} differ in shape")
     for name, values in (("predictions", predictions), ("targets", targets)):

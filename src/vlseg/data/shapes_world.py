@@ -110,6 +110,29 @@ def _split_id(split: str) -> int:
     return SPLITS.index(split)
 
 
+def check_settings(image_size: int, num_objects: tuple[int, int], classes: tuple[str, ...] | list[str] | None,
+                   duplicate_prob: float, caption_drop_prob: float, boundary_ignore: int) -> np.ndarray:
+    """Check the settings of :func:`generate_batch` / :class:`ShapesWorld`; returns the allowed class indices."""
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 16:
+        raise ValueError(f"image_size must be an integer >= 16 pixels, got {image_size!r}")
+    if (not isinstance(num_objects, (tuple, list)) or len(num_objects) != 2
+            or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in num_objects)
+            or not 1 <= num_objects[0] <= num_objects[1] <= 4):
+        raise ValueError(f"num_objects must be two integers (min, max) with 1 <= min <= max <= 4, got {num_objects!r}")
+    for name, value in (("duplicate_prob", duplicate_prob), ("caption_drop_prob", caption_drop_prob)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} is a probability and must lie in [0, 1], got {value!r}")
+    if isinstance(boundary_ignore, bool) or not isinstance(boundary_ignore, (int, np.integer)) or boundary_ignore < 0:
+        raise ValueError(f"boundary_ignore must be a non-negative integer (pixels), got {boundary_ignore!r}")
+    if classes is None:
+        return np.arange(len(CLASS_NAMES))
+    if isinstance(classes, str) or not isinstance(classes, (list, tuple)):
+        raise TypeError(f"classes must be a list of class names, e.g. ['red circle']; got {classes!r}")
+    if len(classes) == 0:
+        raise ValueError("classes must not be empty")
+    return np.array(class_indices(list(classes)))
+
+
 def make_rng(seed: int, split: str, block: int, stream: str = "") -> np.random.Generator:
     """The random generator of one block of scenes: a pure function of its arguments."""
     for name, value in (("seed", seed), ("block", block)):
@@ -262,14 +285,8 @@ def generate_batch(
     """
     if isinstance(n_scenes, bool) or not isinstance(n_scenes, (int, np.integer)) or n_scenes < 1:
         raise ValueError(f"n_scenes must be a positive integer, got {n_scenes!r}")
-    if image_size < 16:
-        raise ValueError(f"image_size must be >= 16 pixels, got {image_size}")
+    allowed = check_settings(image_size, num_objects, classes, duplicate_prob, caption_drop_prob, boundary_ignore)
     lo_obj, hi_obj = num_objects
-    if not 1 <= lo_obj <= hi_obj <= 4:
-        raise ValueError(f"num_objects must satisfy 1 <= min <= max <= 4, got {num_objects}")
-    allowed = np.array(class_indices(list(classes)) if classes is not None else range(len(CLASS_NAMES)))
-    if len(allowed) == 0:
-        raise ValueError("classes must not be empty")
 
     rng = make_rng(seed, split, block)
     size = image_size
@@ -393,6 +410,11 @@ class ShapesWorld:
         boundary_ignore: int = 0,
     ) -> None:
         _split_id(split)
+        check_settings(image_size, num_objects, classes, duplicate_prob, caption_drop_prob, boundary_ignore)
+        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
+            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
         self.split = split
         self.seed = seed
         self.block_size = block_size
@@ -407,12 +429,14 @@ class ShapesWorld:
         self._cache: dict[int, SceneBatch] = {}
 
     def batch(self, block: int, n_scenes: int | None = None) -> SceneBatch:
-        """Block number ``block`` (not cached)."""
+        """Block number ``block`` (not cached): ``n_scenes`` scenes, by default ``block_size``."""
         return generate_batch(
-            n_scenes or self.block_size, seed=self.seed, split=self.split, block=block, **self.settings
+            self.block_size if n_scenes is None else n_scenes, seed=self.seed, split=self.split, block=block, **self.settings
         )
 
     def __getitem__(self, index: int) -> Scene:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"ShapesWorld index must be an integer; got {index!r}")
         if index < 0:
             raise IndexError("ShapesWorld is endless: negative indices have no meaning")
         block, offset = divmod(index, self.block_size)

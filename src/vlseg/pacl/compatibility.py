@@ -38,19 +38,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vlseg.checks import as_tensor, check_number, check_positive_int
+
 
 DEFAULT_TEXT_CHUNK = 64
 DEFAULT_IMAGE_CHUNK = 128
 
 
-def _check_inputs(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: float) -> None:
+def _check_inputs(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: float) -> tuple[Tensor, Tensor]:
+    patch_embeds, text_embeds = as_tensor(patch_embeds, "patch_embeds"), as_tensor(text_embeds, "text_embeds")
     if patch_embeds.ndim != 3 or text_embeds.ndim != 2 or patch_embeds.shape[-1] != text_embeds.shape[-1]:
         raise ValueError(
             "expected patch_embeds (B_img, T, D) and text_embeds (B_txt, D) with the same D; got "
             f"{tuple(patch_embeds.shape)} and {tuple(text_embeds.shape)}"
         )
-    if not float(patch_temperature) > 0:
+    if not check_number(patch_temperature, "patch_temperature") > 0:
         raise ValueError(f"patch_temperature must be a positive float, got {patch_temperature}")
+    if patch_embeds.shape[0] == 0 or text_embeds.shape[0] == 0 or patch_embeds.shape[1] == 0:
+        raise ValueError(f"empty input: patch_embeds {tuple(patch_embeds.shape)}, text_embeds {tuple(text_embeds.shape)}")
+    return patch_embeds, text_embeds
 
 
 def patch_weights(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: float = 1.0) -> Tensor:
@@ -58,7 +64,7 @@ def patch_weights(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: 
 
     Every (image, text) pair; meant for pictures and small batches (the result is B_img·B_txt·T numbers).
     """
-    _check_inputs(patch_embeds, text_embeds, patch_temperature)
+    patch_embeds, text_embeds = _check_inputs(patch_embeds, text_embeds, patch_temperature)
     unit_patches = F.normalize(patch_embeds.float(), dim=-1)  # (B_img, T, D)
     unit_texts = F.normalize(text_embeds.float(), dim=-1)  # (B_txt, D)
     cosines = torch.einsum("itd,jd->ijt", unit_patches, unit_texts)  # (B_img, B_txt, T)
@@ -92,9 +98,9 @@ def pacl_compatibility(
 
     Inputs in half precision are computed in float32 (the softmax and the Gram form need the range).
     """
-    _check_inputs(patch_embeds, text_embeds, patch_temperature)
-    if text_chunk_size < 1 or image_chunk_size < 1:
-        raise ValueError(f"chunk sizes must be >= 1; got {text_chunk_size} and {image_chunk_size}")
+    patch_embeds, text_embeds = _check_inputs(patch_embeds, text_embeds, patch_temperature)
+    text_chunk_size = check_positive_int(text_chunk_size, "text_chunk_size")
+    image_chunk_size = check_positive_int(image_chunk_size, "image_chunk_size")
     patches = patch_embeds.float()  # (B_img, T, D); no copy for float32 input
     unit_texts = F.normalize(text_embeds.float(), dim=-1)  # (B_txt, D): u
     patch_norms = patches.norm(dim=-1).clamp_min(eps)  # (B_img, T)
@@ -111,14 +117,17 @@ def pacl_compatibility(
             squared_norm = (torch.bmm(weights, gram) * weights).sum(-1)  # (b, c): aᵀ G a = |v̂|²
             columns.append(along_text / squared_norm.clamp_min(eps).sqrt())
         rows.append(torch.cat(columns, dim=1))
-    return torch.cat(rows, dim=0)  # (B_img, B_txt)
+    compatibility = torch.cat(rows, dim=0)  # (B_img, B_txt)
+    if not bool(torch.isfinite(compatibility).all()):  # checked on the small output, not the big inputs
+        raise ValueError("φ̂ is not finite: patch_embeds or text_embeds contain NaN or infinite values")
+    return compatibility
 
 
 def pooled_embeds(patch_embeds: Tensor, text_embeds: Tensor, patch_temperature: float = 1.0) -> Tensor:
     """v̂ for matching pairs only (image i with text i): (B, T, D), (B, D) → (B, D). For pictures and analysis."""
     if patch_embeds.shape[0] != text_embeds.shape[0]:
         raise ValueError(f"need one text per image; got {patch_embeds.shape[0]} images and {text_embeds.shape[0]} texts")
-    _check_inputs(patch_embeds, text_embeds, patch_temperature)
+    patch_embeds, text_embeds = _check_inputs(patch_embeds, text_embeds, patch_temperature)
     unit_patches = F.normalize(patch_embeds.float(), dim=-1)  # (B, T, D)
     cosines = torch.einsum("btd,bd->bt", unit_patches, F.normalize(text_embeds.float(), dim=-1))  # (B, T)
     weights = torch.softmax(cosines / patch_temperature, dim=-1)  # (B, T)

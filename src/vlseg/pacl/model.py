@@ -118,7 +118,7 @@ class PaclModel(nn.Module):
             if self.background_threshold is None:
                 self.calibrate_background()
             return self.background_threshold
-        if isinstance(background, bool) or not isinstance(background, (int, float, np.floating)):
+        if isinstance(background, bool) or not isinstance(background, (int, float, np.integer, np.floating)):
             raise TypeError(f"background must be 'auto', a number or None; got a {type(background).__name__}")
         if not -1.0 <= float(background) <= 1.0:
             raise ValueError(f"background is a cosine threshold and must lie in [-1, 1]; got {background}")
