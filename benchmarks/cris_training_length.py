@@ -9,14 +9,13 @@ shipped run), evaluates it on the chapter's held-out scenes, and sets it beside 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write  # noqa: E402
 
 import vlseg  # noqa: E402
-from vlseg.cris import EVAL_SETS, evaluate_referring, train_cris
+from vlseg.cris import EVAL_SETS, evaluate_referring, train_cris  # noqa: E402
 from vlseg.registry import recipe_with  # noqa: E402
 from vlseg.shipped import model_card  # noqa: E402
 
