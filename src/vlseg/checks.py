@@ -10,29 +10,42 @@ import torch
 from torch import Tensor
 
 
-def check_probability(value: Any, name: str) -> float:
-    """A probability-like number (a threshold, a confidence level): finite and strictly inside (0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number in (0, 1); got a {type(value).__name__} ({value!r})")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must lie strictly between 0 and 1; got {value}")
-    return float(value)
+def check_int(value: Any, name: str, low: int | None = None) -> int:
+    """An integer (Python or numpy, not a bool), at least ``low``."""
+    wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(low, f"an integer >= {low}" if low is not None
+                                                                         else "an integer")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {wanted}; got a {type(value).__name__} ({value!r})")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be {wanted}; got {value}")
+    return int(value)
 
 
-def check_number(value: Any, name: str, low: float | None = None, high: float | None = None) -> float:
-    """A finite real number (Python or numpy), optionally within [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
-        raise TypeError(f"{name} must be a finite number; got {value!r} ({type(value).__name__})")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must lie in [{low}, {high}]; got {value}")
-    return float(value)
+def check_positive_int(value: Any, name: str) -> int:
+    """A positive integer (batch sizes, counts, steps)."""
+    return check_int(value, name, 1)
 
 
 def check_seed(value: Any, name: str = "seed") -> int:
     """A non-negative integer seed."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
-    return int(value)
+    return check_int(value, name, 0)
+
+
+def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.inf, *, open_interval: bool = False,
+                 what: str = "a number") -> float:
+    """A real number (Python or numpy, not a bool) within [low, high] (or (low, high)); NaN never is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be {what}; got a {type(value).__name__} ({value!r})")
+    inside = low < value < high if open_interval else low <= value <= high
+    if not inside or np.isnan(value):
+        span = f"strictly between {low:g} and {high:g}" if open_interval else f"in [{low:g}, {high:g}]"
+        raise ValueError(f"{name} must lie {span}; got {value}")
+    return float(value)
+
+
+def check_probability(value: Any, name: str) -> float:
+    """A probability-like number (a threshold, a confidence level): strictly inside (0, 1)."""
+    return check_number(value, name, 0.0, 1.0, open_interval=True, what="a number in (0, 1)")
 
 
 def check_path(value: Any, name: str = "path") -> str | os.PathLike:
@@ -71,12 +84,3 @@ def check_bundle(bundle: Any, name: str = "bundle") -> Any:
         raise TypeError(f"{name} must be a ClipBundle, e.g. vlseg.pretrained('tiny-clip-shapes') or "
                         f"vlseg.build_clip(...); got a {type(bundle).__name__}{hint}")
     return bundle
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    """A positive integer (batch sizes, counts, steps)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive integer; got a {type(value).__name__} ({value!r})")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
-    return int(value)

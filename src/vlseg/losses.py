@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vlseg.checks import as_tensor
+from vlseg.checks import as_tensor, check_finite
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps exp(t) at 100
 
@@ -47,10 +47,19 @@ def _check_pairs(image_embeds: Tensor, text_embeds: Tensor) -> tuple[Tensor, Ten
         )
     if image_embeds.shape[0] < 2:
         raise ValueError("a contrastive loss needs a batch of at least 2 pairs")
-    for name, embeds in (("image_embeds", image_embeds), ("text_embeds", text_embeds)):
-        if not bool(torch.isfinite(embeds).all()):
-            raise ValueError(f"{name} contain NaN or infinite values")
-    return image_embeds, text_embeds
+    return check_finite(image_embeds, "image_embeds"), check_finite(text_embeds, "text_embeds")
+
+
+def logit_scale_tensor(logit_scale: float | Tensor, device: torch.device) -> Tensor:
+    """CLIP's multiplier s = exp(t), checked (a positive number or 0-d tensor) and clamped at 100, as a float32 tensor."""
+    if isinstance(logit_scale, bool) or not isinstance(logit_scale, (int, float, np.integer, np.floating, Tensor)):
+        raise TypeError(f"logit_scale must be a float or a 0-d tensor; got a {type(logit_scale).__name__}")
+    scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=device)
+    if scale.ndim != 0:
+        raise ValueError(f"logit_scale must be a float or a 0-d tensor; got shape {tuple(scale.shape)}")
+    if not bool(scale > 0):
+        raise ValueError(f"logit_scale must be positive (it multiplies cosines: exp(t) with CLIP's t); got {float(scale)}")
+    return scale.clamp(max=MAX_LOGIT_SCALE)
 
 
 def symmetric_infonce(logits: Tensor) -> Tensor:
@@ -73,14 +82,7 @@ def clip_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Te
         0-d tensor: the mean of the image→text and text→image cross-entropies.
     """
     image_embeds, text_embeds = _check_pairs(image_embeds, text_embeds)
-    if isinstance(logit_scale, bool) or not isinstance(logit_scale, (int, float, np.integer, np.floating, Tensor)):
-        raise TypeError(f"logit_scale must be a float or a 0-d tensor; got a {type(logit_scale).__name__}")
-    scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=image_embeds.device)
-    if scale.ndim != 0:
-        raise ValueError(f"logit_scale must be a float or a 0-d tensor; got shape {tuple(scale.shape)}")
-    if not bool(scale > 0):
-        raise ValueError(f"logit_scale must be positive (it multiplies cosines: exp(t) with CLIP's t); got {float(scale)}")
-    scale = scale.clamp(max=MAX_LOGIT_SCALE)
+    scale = logit_scale_tensor(logit_scale, image_embeds.device)
     image_embeds = F.normalize(image_embeds.float(), dim=-1)  # (B, D)
     text_embeds = F.normalize(text_embeds.float(), dim=-1)  # (B, D)
     logits = scale * image_embeds @ text_embeds.t()  # (B, B)

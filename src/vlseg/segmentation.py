@@ -36,8 +36,9 @@ from vlseg.zeroshot import class_text_embeds
 PatchEmbedFn = Callable[[Tensor], Tensor]  # pixel_values (B, 3, S, S) → patch embeddings (B, T, D)
 
 
-def class_targets(semantic: np.ndarray | Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
-    """ShapesWorld semantic masks (0 = background, c + 1 = class c) → class-index maps, background ignored."""
+def class_targets(semantic: np.ndarray | Tensor, ignore_index: int = IGNORE_INDEX, background: int | None = None) -> Tensor:
+    """ShapesWorld semantic masks (0 = background, c + 1 = class c) → class-index maps; background pixels get
+    ``ignore_index`` (PACL's protocol), or the label ``background`` when one is given (background as a class)."""
     ignore_index = check_ignore_index(ignore_index)
     if 0 <= ignore_index < NUM_CLASSES:
         raise ValueError(f"ignore_index={ignore_index} is a class index (0…{NUM_CLASSES - 1}): ignored pixels and that "
@@ -50,7 +51,8 @@ def class_targets(semantic: np.ndarray | Tensor, ignore_index: int = IGNORE_INDE
     if not bool(valid.all()):
         raise ValueError(f"semantic must hold ShapesWorld labels 0…{NUM_CLASSES} or {IGNORE_INDEX}; got "
                          f"{sorted(set(semantic[~valid].unique().tolist()))[:5]}")
-    return torch.where((semantic == BACKGROUND) | (semantic == IGNORE_INDEX), ignore_index, semantic - 1)
+    targets = torch.where((semantic == BACKGROUND) | (semantic == IGNORE_INDEX), ignore_index, semantic - 1)
+    return targets if background is None else torch.where(semantic == BACKGROUND, background, targets)
 
 
 def patch_targets(targets: Tensor, bundle: ClipBundle, ignore_index: int = IGNORE_INDEX) -> Tensor:

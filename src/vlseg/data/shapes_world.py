@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vlseg.checks import check_int, check_number, check_positive_int, check_seed
 from vlseg.data.captions import make_caption
 from vlseg.data.referring import ReferringExpression, referring_expressions
 from vlseg.data.vocabulary import (
@@ -113,17 +114,14 @@ def _split_id(split: str) -> int:
 def check_settings(image_size: int, num_objects: tuple[int, int], classes: tuple[str, ...] | list[str] | None,
                    duplicate_prob: float, caption_drop_prob: float, boundary_ignore: int) -> np.ndarray:
     """Check the settings of :func:`generate_batch` / :class:`ShapesWorld`; returns the allowed class indices."""
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 16:
-        raise ValueError(f"image_size must be an integer >= 16 pixels, got {image_size!r}")
+    check_int(image_size, "image_size", 16)
     if (not isinstance(num_objects, (tuple, list)) or len(num_objects) != 2
             or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in num_objects)
             or not 1 <= num_objects[0] <= num_objects[1] <= 4):
         raise ValueError(f"num_objects must be two integers (min, max) with 1 <= min <= max <= 4, got {num_objects!r}")
-    for name, value in (("duplicate_prob", duplicate_prob), ("caption_drop_prob", caption_drop_prob)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} is a probability and must lie in [0, 1], got {value!r}")
-    if isinstance(boundary_ignore, bool) or not isinstance(boundary_ignore, (int, np.integer)) or boundary_ignore < 0:
-        raise ValueError(f"boundary_ignore must be a non-negative integer (pixels), got {boundary_ignore!r}")
+    check_number(duplicate_prob, "duplicate_prob", 0.0, 1.0)
+    check_number(caption_drop_prob, "caption_drop_prob", 0.0, 1.0)
+    check_int(boundary_ignore, "boundary_ignore", 0)
     if classes is None:
         return np.arange(len(CLASS_NAMES))
     if isinstance(classes, str) or not isinstance(classes, (list, tuple)):
@@ -135,9 +133,8 @@ def check_settings(image_size: int, num_objects: tuple[int, int], classes: tuple
 
 def make_rng(seed: int, split: str, block: int, stream: str = "") -> np.random.Generator:
     """The random generator of one block of scenes: a pure function of its arguments."""
-    for name, value in (("seed", seed), ("block", block)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+    check_seed(seed)
+    check_int(block, "block", 0)
     return np.random.default_rng([int(seed), _split_id(split), int(block), zlib.crc32(stream.encode())])
 
 
@@ -283,8 +280,7 @@ def generate_batch(
         boundary_ignore: width in pixels of a band around each object labelled 255 in the semantic
             mask (0 = no ignore band).
     """
-    if isinstance(n_scenes, bool) or not isinstance(n_scenes, (int, np.integer)) or n_scenes < 1:
-        raise ValueError(f"n_scenes must be a positive integer, got {n_scenes!r}")
+    check_positive_int(n_scenes, "n_scenes")
     allowed = check_settings(image_size, num_objects, classes, duplicate_prob, caption_drop_prob, boundary_ignore)
     lo_obj, hi_obj = num_objects
 
@@ -411,10 +407,8 @@ class ShapesWorld:
     ) -> None:
         _split_id(split)
         check_settings(image_size, num_objects, classes, duplicate_prob, caption_drop_prob, boundary_ignore)
-        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+        check_positive_int(block_size, "block_size")
+        check_seed(seed)
         self.split = split
         self.seed = seed
         self.block_size = block_size
@@ -435,8 +429,7 @@ class ShapesWorld:
         )
 
     def __getitem__(self, index: int) -> Scene:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"ShapesWorld index must be an integer; got {index!r}")
+        check_int(index, "ShapesWorld index")
         if index < 0:
             raise IndexError("ShapesWorld is endless: negative indices have no meaning")
         block, offset = divmod(index, self.block_size)

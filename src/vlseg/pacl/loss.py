@@ -10,13 +10,12 @@ with targets on the diagonal (image ``i`` goes with text ``i``) and :math:`s = e
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from vlseg.checks import as_tensor
 
-from vlseg.losses import MAX_LOGIT_SCALE, symmetric_infonce
+from vlseg.losses import logit_scale_tensor, symmetric_infonce
 from vlseg.pacl.compatibility import pacl_compatibility
 
 
@@ -25,15 +24,11 @@ def pacl_loss(
 ) -> Tensor:
     """Symmetric InfoNCE over φ̂: pair i is image i with text i, every other pair of the batch a negative."""
     patch_embeds, text_embeds = as_tensor(patch_embeds, "patch_embeds"), as_tensor(text_embeds, "text_embeds")
-    if isinstance(logit_scale, bool) or not isinstance(logit_scale, (int, float, np.integer, np.floating, Tensor)):
-        raise TypeError(f"logit_scale must be a float or a 0-d tensor; got a {type(logit_scale).__name__}")
     if patch_embeds.shape[0] != text_embeds.shape[0] or patch_embeds.shape[0] < 2:
         raise ValueError(
             f"need B >= 2 matching pairs; got {patch_embeds.shape[0]} images and {text_embeds.shape[0]} texts"
         )
-    scale = torch.as_tensor(logit_scale, dtype=torch.float32, device=patch_embeds.device).clamp(max=MAX_LOGIT_SCALE)
-    if scale.ndim != 0 or not bool(scale > 0):
-        raise ValueError(f"logit_scale must be a positive float or 0-d tensor; got {logit_scale!r}")
+    scale = logit_scale_tensor(logit_scale, patch_embeds.device)
     return symmetric_infonce(scale * pacl_compatibility(patch_embeds, text_embeds, patch_temperature, **chunks))
 
 

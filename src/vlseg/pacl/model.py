@@ -15,19 +15,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from vlseg.checks import check_positive_int
+from vlseg.checks import check_number, check_positive_int
 from vlseg.clip import ClipBundle
-from vlseg.data import NUM_CLASSES, CLASS_NAMES, generate_batch
-from vlseg.data.vocabulary import BACKGROUND, IGNORE_INDEX
-from vlseg.images import as_images
+from vlseg.data import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES, generate_batch
+from vlseg.images import Images, as_images
 from vlseg.metrics import IoUAccumulator
 from vlseg.pacl.embedder import VisionEmbedder
 from vlseg.pacl.loss import PaclLoss
 from vlseg.patches import patch_grid, patch_logits
+from vlseg.segmentation import class_targets
 from vlseg.text import PROMPT_TEMPLATES, check_texts
 from vlseg.zeroshot import class_text_embeds
 
@@ -87,11 +86,8 @@ class PaclModel(nn.Module):
         """Cosine of every pixel's patch embedding with every text: (N, Q, H, W) at the input size (a list of
         (Q, H, W) for a list of images). ``texts``: one string or a list of Q strings, used for every image."""
         checked = as_images(images)
-        batch_size = check_positive_int(batch_size, "batch_size")
         text_embeds = self.text_embeds(check_texts(texts, "texts"))  # (Q, D)
-        grids = [patch_grid(patch_logits(self.patch_embeds(self.bundle.pixel_values(chunk)), text_embeds)).cpu()
-                 for chunk in checked.split(batch_size)]  # (b, Q, G, G) each
-        return checked.back(torch.cat(grids))
+        return checked.back(self._grid_cosines(checked, text_embeds, batch_size))
 
     @torch.no_grad()
     def segment(self, images: Any, class_names: Sequence[str], background: str | float | None = "auto",
@@ -99,15 +95,19 @@ class PaclModel(nn.Module):
         """Per pixel, the index of its class in ``class_names``: LongTensor (N, H, W) at the input size (a list of
         (H, W) for a list of images). Background pixels get −1 (see the module docstring for ``background``)."""
         checked = as_images(images)
-        batch_size = check_positive_int(batch_size, "batch_size")
         threshold = self._background_threshold(background)
         class_embeds = class_text_embeds(self.bundle, class_names, templates)  # (K, D)
-        grids = [patch_grid(patch_logits(self.patch_embeds(self.bundle.pixel_values(chunk)), class_embeds)).cpu()
-                 for chunk in checked.split(batch_size)]  # (b, K, G, G) each
-        pixel_logits = checked.back(torch.cat(grids))  # (N, K, H, W) or a list of (K, H, W)
+        pixel_logits = checked.back(self._grid_cosines(checked, class_embeds, batch_size))  # (N, K, H, W) or a list
         if isinstance(pixel_logits, list):
             return [label_pixels(logits[None], threshold)[0] for logits in pixel_logits]
         return label_pixels(pixel_logits, threshold)
+
+    def _grid_cosines(self, images: Images, text_embeds: Tensor, batch_size: int) -> Tensor:
+        """Cosine of every patch with every text on the patch grid: (N, Q, G, G), on the CPU, ``batch_size`` images
+        at a time."""
+        batch_size = check_positive_int(batch_size, "batch_size")
+        return torch.cat([patch_grid(patch_logits(self.patch_embeds(self.bundle.pixel_values(chunk)), text_embeds)).cpu()
+                          for chunk in images.split(batch_size)])  # (N, Q, G, G)
 
     def _background_threshold(self, background: str | float | None) -> float | None:
         if background is None:
@@ -118,11 +118,7 @@ class PaclModel(nn.Module):
             if self.background_threshold is None:
                 self.calibrate_background()
             return self.background_threshold
-        if isinstance(background, bool) or not isinstance(background, (int, float, np.integer, np.floating)):
-            raise TypeError(f"background must be 'auto', a number or None; got a {type(background).__name__}")
-        if not -1.0 <= float(background) <= 1.0:
-            raise ValueError(f"background is a cosine threshold and must lie in [-1, 1]; got {background}")
-        return float(background)
+        return check_number(background, "background", -1.0, 1.0, what="'auto', a number or None")
 
     @torch.no_grad()
     def calibrate_background(self, n_scenes: int = CALIBRATION_SCENES, seed: int = CALIBRATION_SEED,
@@ -130,10 +126,10 @@ class PaclModel(nn.Module):
         """Pick the background threshold with the best mIoU (49 classes + background) on ShapesWorld *training*
         scenes; stores it in ``background_threshold`` and returns the mIoU of every threshold tried."""
         scenes = generate_batch(n_scenes, seed=seed, split="train")
-        targets = background_targets(scenes.semantic)  # (N, H, W): class, NUM_CLASSES = background, or ignore
+        targets = class_targets(scenes.semantic, background=NUM_CLASSES)  # (N, H, W): class, background = K, ignore
         class_embeds = class_text_embeds(self.bundle, list(CLASS_NAMES))
-        logits = patch_logits(self.patch_embeds(self.bundle.pixel_values(scenes.images)), class_embeds)
-        pixel_logits = as_images(scenes.images).back(patch_grid(logits).cpu())  # (N, K, H, W)
+        checked = as_images(scenes.images)
+        pixel_logits = checked.back(self._grid_cosines(checked, class_embeds, n_scenes))  # (N, K, H, W)
         best, labels = pixel_logits.max(1)
         scores = {}
         for threshold in grid:
@@ -148,10 +144,3 @@ def label_pixels(pixel_logits: Tensor, threshold: float | None) -> Tensor:
     """Pixel cosines (N, K, H, W) → class index per pixel (N, H, W), −1 where the best cosine is below ``threshold``."""
     best, labels = pixel_logits.max(1)
     return labels if threshold is None else torch.where(best < threshold, NO_CLASS, labels)
-
-
-def background_targets(semantic: np.ndarray | Tensor) -> Tensor:
-    """ShapesWorld semantic masks → targets with background as class ``NUM_CLASSES`` (ignore stays ignore)."""
-    semantic = torch.as_tensor(semantic).long()
-    return torch.where(semantic == BACKGROUND, NUM_CLASSES, torch.where(semantic == IGNORE_INDEX, IGNORE_INDEX,
-                                                                         semantic - 1))
