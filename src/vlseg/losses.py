@@ -18,11 +18,17 @@ reverse). van den Oord et al. (2018) show that for :math:`k = B` samples
 
 so lowering the loss raises a lower bound on the mutual information between images and texts; the
 bound can never exceed :math:`\log k` (the loss is non-negative), however much information there is.
+
+**On several processes** (``gather=True``; :mod:`vlseg.distributed`), each rank holds ``b`` of the ``B`` pairs,
+gathers every rank's embeddings (gradients flow back to its own shard) and computes the cross-entropies of *its*
+``b`` rows and ``b`` columns of the ``B × B`` matrix; the mean of these local losses over the ranks is the loss
+above, on the global batch.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -30,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vlseg.checks import as_tensor, check_finite
+from vlseg.distributed import gather_with_grad, world
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps exp(t) at 100
 
@@ -70,7 +77,32 @@ def symmetric_infonce(logits: Tensor) -> Tensor:
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets))
 
 
-def clip_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Tensor) -> Tensor:
+def local_symmetric_infonce(image_rows: Tensor, text_rows: Tensor, offset: int) -> Tensor:
+    """This rank's share of :func:`symmetric_infonce`: its ``b`` rows (images against all ``B`` texts) and its ``b``
+    columns (texts against all ``B`` images), each (b, B), whose matching pair sits at column ``offset + i``."""
+    if image_rows.shape != text_rows.shape or image_rows.ndim != 2:
+        raise ValueError(f"image_rows and text_rows must both be (b, B); got {tuple(image_rows.shape)} and "
+                         f"{tuple(text_rows.shape)}")
+    targets = offset + torch.arange(image_rows.shape[0], device=image_rows.device)  # (b,)
+    return 0.5 * (F.cross_entropy(image_rows, targets) + F.cross_entropy(text_rows, targets))
+
+
+def contrastive_loss(image_embeds: Tensor, text_embeds: Tensor,
+                     compatibility: Callable[[Tensor, Tensor], Tensor], gather: bool = False) -> Tensor:
+    """Symmetric InfoNCE of matching pairs under ``compatibility(images, texts) -> (B_img, B_txt)`` logits.
+
+    With ``gather`` (under ``torch.distributed``) the inputs are this rank's shard, the negatives come from every
+    rank, and the result is this rank's local loss (whose mean over the ranks is the global one).
+    """
+    if not gather or not world().is_distributed:
+        return symmetric_infonce(compatibility(image_embeds, text_embeds))
+    all_images, all_texts = gather_with_grad(image_embeds), gather_with_grad(text_embeds)  # (B, …), (B, D)
+    image_rows = compatibility(image_embeds, all_texts)  # (b, B)
+    text_rows = compatibility(all_images, text_embeds).t()  # (b, B)
+    return local_symmetric_infonce(image_rows, text_rows, offset=world().rank * image_embeds.shape[0])
+
+
+def clip_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Tensor, *, gather: bool = False) -> Tensor:
     """CLIP's symmetric InfoNCE.
 
     Args:
@@ -78,6 +110,8 @@ def clip_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Te
         text_embeds: (B, D); normalised here.
         logit_scale: the multiplier :math:`s` (already exponentiated), a float or 0-d tensor,
             clamped at 100 as in CLIP.
+        gather: under ``torch.distributed``, the inputs are this rank's shard and the negatives are gathered from
+            every rank (see the module's docstring); ignored in a single process.
     Returns:
         0-d tensor: the mean of the image→text and text→image cross-entropies.
     """
@@ -85,8 +119,7 @@ def clip_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale: float | Te
     scale = logit_scale_tensor(logit_scale, image_embeds.device)
     image_embeds = F.normalize(image_embeds.float(), dim=-1)  # (B, D)
     text_embeds = F.normalize(text_embeds.float(), dim=-1)  # (B, D)
-    logits = scale * image_embeds @ text_embeds.t()  # (B, B)
-    return symmetric_infonce(logits)
+    return contrastive_loss(image_embeds, text_embeds, lambda u, v: scale * u @ v.t(), gather)  # logits (B, B)
 
 
 class ClipLoss(nn.Module):
@@ -97,8 +130,8 @@ class ClipLoss(nn.Module):
         log_scale = torch.tensor(math.log(1.0 / init_temperature))
         self.log_scale = nn.Parameter(log_scale, requires_grad=learnable)
 
-    def forward(self, image_embeds: Tensor, text_embeds: Tensor) -> Tensor:
-        return clip_loss(image_embeds, text_embeds, self.log_scale.exp())
+    def forward(self, image_embeds: Tensor, text_embeds: Tensor, gather: bool = False) -> Tensor:
+        return clip_loss(image_embeds, text_embeds, self.log_scale.exp(), gather=gather)
 
 
 def infonce_mi_lower_bound(loss: float | Tensor, batch_size: int) -> float | Tensor:

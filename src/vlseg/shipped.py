@@ -28,6 +28,7 @@ from vlseg.checkpoint import (CheckpointMismatchError, check_writable, load_chec
 from vlseg.checks import check_path
 from vlseg.clip import ClipBundle
 from vlseg.device import pick_device
+from vlseg.distributed import rank_device, world
 from vlseg.registry import Model, entry, recipe_with, trained_module
 from vlseg.training import TrainResult
 
@@ -123,18 +124,26 @@ def pretrained(name: str = "tiny-clip-shapes", device: str | None = None, retrai
 
 def ship(name: str, recipe: Any = None, out_dir: Path | None = None, device: str | None = None) -> Path:
     """Train ``name`` with its recipe (or ``recipe``), evaluate it on the weights as shipped (float16), and write
-    weights + model card into ``out_dir`` (default: the package's weights folder). Returns the weights' path."""
+    weights + model card into ``out_dir`` (default: the package's weights folder). Returns the weights' path.
+
+    Under ``torchrun`` every rank trains (:mod:`vlseg.distributed`) and rank 0 alone evaluates and writes."""
     spec = entry(name)
     recipe = recipe if recipe is not None else spec.recipe
     out_dir = check_writable(out_dir if out_dir is not None else checkpoint.WEIGHTS_DIR)
+    here = world()
+    device = str(rank_device(device))  # cuda:LOCAL_RANK for each rank under torchrun
     base = _base(name, None, device)
     model, result = spec.train(recipe, base, device)
+    path = Path(out_dir) / f"{name}.safetensors"
+    if not here.is_main:
+        return path  # rank 0 evaluates and writes
     model.to("cpu")
     base = base.to("cpu") if base is not None else None
     state = rounded_state(trained_module(model))
     metrics, how = spec.evaluate(model)
     card = {"command": spec.command if recipe == spec.recipe else f"{spec.command} --steps {recipe.steps}",
-            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"}
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+            "device": device if not here.is_distributed else f"{here.size} processes on {torch.device(device).type}"}
     card |= run_card(asdict(recipe), result) | {"metrics": metrics, "eval": how}
     path = write_model(out_dir, name, state, {"name": name} | spec.config(recipe, base), card)
     if spec.files is not None:

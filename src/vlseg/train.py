@@ -4,6 +4,7 @@
     python -m vlseg.train pacl-shapes               # PACL's vision embedder on the frozen tiny CLIP
     python -m vlseg.train cris-shapes               # CRIS (also cris-shapes-no-decoder, cris-shapes-dot)
     python -m vlseg.train --list                    # every shipped model, with its expected training time
+    torchrun --nproc_per_node=N -m vlseg.train NAME # the same on N processes (GPUs, or CPU processes with gloo)
 
 Each trains with the documented recipe, evaluates the weights as shipped (float16) and writes them with their
 model card (:func:`vlseg.shipped.ship`).
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vlseg.distributed import init_from_environment, shutdown
 from vlseg.registry import REGISTRY, recipe_with
 from vlseg.shipped import ship
 
@@ -34,7 +36,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("name a model to train (or --list)")
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive integer; got {args.steps}")
-    ship(args.name, recipe_with(args.name, args.steps), out_dir=args.out, device=args.device)
+    init_from_environment(args.device)  # a no-op unless started by torchrun with several processes
+    try:
+        ship(args.name, recipe_with(args.name, args.steps), out_dir=args.out, device=args.device)
+    finally:
+        shutdown()
 
 
 if __name__ == "__main__":

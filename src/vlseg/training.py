@@ -9,7 +9,10 @@
 * device-agnostic (the module is moved to ``cuda`` > ``mps`` > ``cpu``; bf16 autocast on CUDA),
 * AdamW with linear warm-up and cosine decay, gradient clipping,
 * shown with a tqdm progress bar and returning the logged history for plotting,
-* checkpointed to safetensors atomically, with a resume that refuses a checkpoint from another config.
+* checkpointed to safetensors atomically, with a resume that refuses a checkpoint from another config,
+* distributed when started by ``torchrun`` (:mod:`vlseg.distributed`): the step runs inside PyTorch's
+  ``DistributedDataParallel``, which averages the gradients of the ranks; ``step_fn`` keeps its rank's shard of the
+  step's batch; only rank 0 shows progress, evaluates and writes checkpoints.
 
 The shipped models are trained from the command line, ``python -m vlseg.train NAME`` (:mod:`vlseg.train`).
 """
@@ -28,7 +31,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from vlseg.checkpoint import load_checkpoint, optimizer_tensors, restore_optimizer, save_checkpoint
-from vlseg.device import autocast_for, pick_device
+from vlseg.device import autocast_for
+from vlseg.distributed import mean_over_ranks, rank_device, world
 
 
 @dataclass
@@ -100,6 +104,29 @@ def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     return torch.optim.AdamW(param_groups, lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
 
 
+class StepModule(nn.Module):
+    """``module`` with ``step_fn`` as its forward pass, so that DistributedDataParallel sees the step's computation
+    (DDP synchronises the gradients of what runs inside its ``forward``). Its parameters are ``module``'s."""
+
+    def __init__(self, module: nn.Module, step_fn: Callable[[int], dict[str, Tensor]]) -> None:
+        super().__init__()
+        self.module = module
+        self.step_fn = step_fn
+
+    def forward(self, step: int) -> dict[str, Tensor]:
+        return self.step_fn(step)
+
+
+def distributed_step(module: nn.Module, step_fn: Callable[[int], dict[str, Tensor]],
+                     device: torch.device) -> Callable[[int], dict[str, Tensor]]:
+    """``step_fn`` itself in a single process; under ``torch.distributed``, the same step run by DDP."""
+    if not world().is_distributed:
+        return step_fn
+    return nn.parallel.DistributedDataParallel(
+        StepModule(module, step_fn), device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=True)  # CRIS leaves some of CLIP's parameters (e.g. its logit scale) unused
+
+
 def fit(
     module: nn.Module,
     step_fn: Callable[[int], dict[str, Tensor]],
@@ -130,9 +157,11 @@ def fit(
     if config.steps < 1:
         raise ValueError(f"steps must be >= 1, got {config.steps}")
     seed_everything(config.seed)
-    device = pick_device(config.device)
+    device = rank_device(config.device)
+    main = world().is_main
     module.to(device)
     module.train()
+    run_step = distributed_step(module, step_fn, device)  # after .to(device): DDP starts from rank 0's weights
     optimizer = make_optimizer(module, config)
     full_config = {"run": run_config or {}, "train": {k: v for k, v in asdict(config).items() if k != "device"}}
     result = TrainResult()
@@ -156,13 +185,13 @@ def fit(
              "seconds": result.seconds, "optimizer": opt_extras},
         )
 
-    bar = tqdm(range(start, config.steps), desc=desc, disable=not progress, initial=start, total=config.steps)
+    bar = tqdm(range(start, config.steps), desc=desc, disable=not (progress and main), initial=start, total=config.steps)
     for step in bar:
         tic = time.perf_counter()
         for group in optimizer.param_groups:
             group["lr"] = config.lr * lr_factor(step, config) * group.get("lr_scale", 1.0)
         with autocast_for(device):
-            logs = step_fn(step)
+            logs = run_step(step)
         loss = logs["loss"]
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at step {step}")
@@ -174,9 +203,12 @@ def fit(
         result.seconds += time.perf_counter() - tic  # training time: steps only, not logging/eval/checkpoints
         if step % config.log_every == 0 or step == config.steps - 1:
             row = {"step": step, "lr": optimizer.param_groups[0]["lr"]}
-            row |= {k: float(v.detach().float()) if isinstance(v, Tensor) else float(v) for k, v in logs.items()}
+            row |= mean_over_ranks({k: float(v.detach().float()) if isinstance(v, Tensor) else float(v)
+                                    for k, v in logs.items()})
             result.history.append(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}")
+        if not main:
+            continue  # rank 0 evaluates and writes; the others go on to the next step (and wait for it there)
         if eval_fn is not None and eval_every and ((step + 1) % eval_every == 0 or step == config.steps - 1):
             module.eval()
             with torch.no_grad():
@@ -188,6 +220,6 @@ def fit(
     bar.close()
     result.steps = config.steps
     module.eval()
-    if checkpoint_path is not None:
+    if checkpoint_path is not None and main:
         write_checkpoint(config.steps)
     return result

@@ -11,7 +11,9 @@ The recipe (what was measured to work on a 2-core CPU is written down in chapter
   ended below the 95% target: its record is ``benchmarks/results/clip_run_single_then_multi.json``,
   plotted in chapter 01);
 * CLIP's symmetric InfoNCE (:func:`vlseg.losses.clip_loss`) with CLIP's learnable temperature
-  (``CLIPModel.logit_scale``), AdamW, warm-up and cosine decay.
+  (``CLIPModel.logit_scale``), AdamW, warm-up and cosine decay;
+* on several processes (``torchrun``), each rank embeds its shard of the step's batch and the loss gathers the
+  negatives of every rank (:mod:`vlseg.distributed`): the same step as one process with the whole batch.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import Tensor
 from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
 from vlseg.clip_training.evaluation import evaluate_zero_shot
 from vlseg.data import concat_batches, generate_batch
+from vlseg.distributed import world
 from vlseg.losses import clip_loss, infonce_mi_lower_bound
 from vlseg.training import Recipe, TrainResult, fit
 
@@ -51,6 +54,8 @@ def clip_step_fn(bundle: ClipBundle, recipe: ClipRecipe) -> Callable[[int], dict
     """The training step of the tiny CLIP: fresh scenes, their captions, symmetric InfoNCE."""
 
     n_single = int(round(recipe.mixed_single_share * recipe.batch_size))
+    here = world()
+    shard = here.shard(recipe.batch_size)  # all of it in a single process
 
     def step(index: int) -> dict[str, Tensor]:
         if index < recipe.single_object_steps:
@@ -59,10 +64,10 @@ def clip_step_fn(bundle: ClipBundle, recipe: ClipRecipe) -> Callable[[int], dict
             parts = [generate_batch(n_single, seed=recipe.seed, split="train", block=MIXED_STREAM + index, num_objects=(1, 1))] if n_single else []
             parts.append(generate_batch(recipe.batch_size - n_single, seed=recipe.seed, split="train", block=index))
             batch = concat_batches(parts)
-        image_embeds = bundle.image_embeds(bundle.pixel_values(batch.images))  # (B, D)
-        text_embeds = bundle.text_embeds(**bundle.tokenize(batch.captions))  # (B, D)
+        image_embeds = bundle.image_embeds(bundle.pixel_values(batch.images[shard]))  # (b, D): this rank's shard
+        text_embeds = bundle.text_embeds(**bundle.tokenize(batch.captions[shard]))  # (b, D)
         logit_scale = bundle.model.logit_scale.exp()
-        loss = clip_loss(image_embeds, text_embeds, logit_scale)
+        loss = clip_loss(image_embeds, text_embeds, logit_scale, gather=here.is_distributed)  # negatives: all B
         return {"loss": loss, "mi_bound": infonce_mi_lower_bound(loss, recipe.batch_size), "logit_scale": logit_scale}
 
     return step

@@ -19,6 +19,7 @@ from vlseg.cris.data import check_referring_batch, referring_batch
 from vlseg.cris.evaluation import evaluate_cris
 from vlseg.cris.loss import text_to_pixel_contrastive_loss
 from vlseg.cris.model import CRIS, CrisConfig
+from vlseg.distributed import world
 from vlseg.training import Recipe, TrainResult, fit
 
 
@@ -40,12 +41,18 @@ class CrisRecipe(Recipe):
 def cris_step_fn(model: CRIS, recipe: CrisRecipe) -> Callable[[int], dict[str, Tensor]]:
     """One step: fresh scenes, one expression each (none naming a held-out class), text-to-pixel loss."""
 
+    here = world()
+
     def step(index: int) -> dict[str, Tensor]:
         batch = referring_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index, heldout_names=False)
         check_referring_batch(batch.images, batch.masks, batch.texts)
-        pixel_values = model.bundle.pixel_values(batch.images)
-        logits = model(pixel_values, **model.bundle.tokenize(batch.texts)).logits  # (B, 1, h, w)
-        return {"loss": text_to_pixel_contrastive_loss(logits, batch.masks.to(logits.device))}
+        images, masks, texts = batch.images, batch.masks, batch.texts
+        if here.is_distributed:  # B ≤ batch_size expressions: cut to a multiple of the ranks, keep this rank's shard
+            shard = here.shard(len(texts) - len(texts) % here.size, "the step's number of expressions")
+            images, masks, texts = images[shard], masks[shard], texts[shard]
+        pixel_values = model.bundle.pixel_values(images)
+        logits = model(pixel_values, **model.bundle.tokenize(texts)).logits  # (b, 1, h, w)
+        return {"loss": text_to_pixel_contrastive_loss(logits, masks.to(logits.device))}
 
     return step
 

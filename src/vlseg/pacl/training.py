@@ -9,7 +9,9 @@ The recipe:
   naming one of its objects ("a picture of a red star."), named as a training caption would name it (a held-out
   class only by its colour or its shape);
 * the loss is the mean of two symmetric InfoNCE losses over φ̂ — images against captions, images against
-  prompts — with a learnable logit scale (CLIP's initial 1/0.07).
+  prompts — with a learnable logit scale (CLIP's initial 1/0.07);
+* on several processes (``torchrun``), each rank embeds its shard of the step's batch and φ̂'s negatives are
+  gathered from every rank (:mod:`vlseg.distributed`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import Tensor
 from vlseg.clip import ClipBundle
 from vlseg.data import generate_batch
 from vlseg.data.captions import describe, with_article
+from vlseg.distributed import world
 from vlseg.losses import infonce_mi_lower_bound
 from vlseg.pacl.model import PaclConfig, PaclModel
 from vlseg.text import PROMPT_TEMPLATES
@@ -61,19 +64,22 @@ def prompt_texts(objects: Sequence[Sequence[Any]], rng: np.random.Generator) -> 
 def pacl_step_fn(model: PaclModel, recipe: PaclRecipe) -> Callable[[int], dict[str, Tensor]]:
     """One step: fresh scenes, captions (+ prompts), InfoNCE over φ̂."""
 
+    here = world()
+    shard = here.shard(recipe.batch_size)  # all of it in a single process
+
     def step(index: int) -> dict[str, Tensor]:
         batch = generate_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index)
-        texts = list(batch.captions)
-        if recipe.prompt_texts:
-            texts += prompt_texts(batch.objects, np.random.default_rng([recipe.seed, index, 7]))
+        captions = list(batch.captions)[shard]  # this rank's shard of the step's batch
+        prompts = prompt_texts(batch.objects, np.random.default_rng([recipe.seed, index, 7]))[shard]
         device = next(model.embedder.parameters()).device
-        patch_embeds = model.patch_embeds(model.bundle.pixel_values(batch.images).to(device))  # (B, T, D)
-        text_embeds = model.text_embeds(texts)  # (B or 2B, D)
-        caption_loss = model.loss(patch_embeds, text_embeds[: recipe.batch_size])
+        patch_embeds = model.patch_embeds(model.bundle.pixel_values(batch.images[shard]).to(device))  # (b, T, D)
+        text_embeds = model.text_embeds(captions + prompts if recipe.prompt_texts else captions)  # (b or 2b, D)
+        local = len(captions)
+        caption_loss = model.loss(patch_embeds, text_embeds[:local], gather=here.is_distributed)
         logs = {"caption_loss": caption_loss, "mi_bound": infonce_mi_lower_bound(caption_loss, recipe.batch_size)}
         loss = caption_loss
         if recipe.prompt_texts:
-            logs["prompt_loss"] = model.loss(patch_embeds, text_embeds[recipe.batch_size :])
+            logs["prompt_loss"] = model.loss(patch_embeds, text_embeds[local:], gather=here.is_distributed)
             loss = 0.5 * (caption_loss + logs["prompt_loss"])
         return {"loss": loss, "logit_scale": model.loss.log_scale.exp()} | logs
 
