@@ -1,6 +1,8 @@
 """Data: ShapesWorld, the course's procedural world (scenes, captions, referring expressions, the class vocabulary)."""
 
 from vlseg.data.dataset import ShapesWorldDataset, collate_scenes
+from vlseg.data.real import open_dataset
+from vlseg.data.refcoco import RefCOCO, ReferringItem, decode_rle, polygons_to_mask
 from vlseg.data.referring import ReferringExpression, referring_expressions
 from vlseg.data.shapes_world import (
     Scene,
@@ -28,6 +30,9 @@ from vlseg.data.vocabulary import (
     class_index,
     class_indices,
 )
+from vlseg.data.voc import CLASS_NAMES as VOC_CLASS_NAMES
+from vlseg.data.voc import PROMPT_NAMES as VOC_PROMPT_NAMES
+from vlseg.data.voc import VOCSegmentation
 
 __all__ = [
     "BACKGROUND",
@@ -56,4 +61,12 @@ __all__ = [
     "heldout_mask",
     "single_object_scenes",
     "referring_expressions",
+    "VOC_CLASS_NAMES",
+    "VOC_PROMPT_NAMES",
+    "RefCOCO",
+    "ReferringItem",
+    "VOCSegmentation",
+    "decode_rle",
+    "open_dataset",
+    "polygons_to_mask",
 ]
