@@ -558,3 +558,66 @@ def test_open_dataset_bad_specs(voc):
         open_dataset(None)
     with pytest.raises(FileNotFoundError, match="nowhere"):
         open_dataset("voc:/nowhere")
+
+
+# ------------------------------------------------------------------------------ scoring models on real data sets
+def test_score_semantic_oracle_constant_and_bad_segmenters(voc):
+    from vlseg.scoring import score_semantic
+
+    data = VOCSegmentation(voc, "trainval")
+    oracle = score_semantic(lambda image: _oracle_label(data, image), data, progress=False)
+    assert oracle == {"mIoU": 100.0, "pixel_accuracy": 100.0, "images": 2.0}
+    labels = [data[i][1] for i in range(len(data))]
+    valid = np.concatenate([label[label != VOID] for label in labels])
+    constant = score_semantic(lambda image: np.zeros(image.shape[:2], dtype=np.int64), data, progress=False)
+    assert constant["pixel_accuracy"] == pytest.approx(100 * np.mean(valid == 0))
+    assert score_semantic(lambda image: np.zeros(image.shape[:2], dtype=np.int64), data, limit=1,
+                          progress=False)["images"] == 1.0
+    with pytest.raises(ValueError, match=r"segment returned shape \(4, 4\) for item 0"):
+        score_semantic(lambda image: np.zeros((4, 4), dtype=np.int64), data, progress=False)
+    with pytest.raises(ValueError, match="limit"):
+        score_semantic(lambda image: image, data, limit=0, progress=False)
+
+
+def _oracle_label(data: VOCSegmentation, image: np.ndarray) -> np.ndarray:
+    """The true label of ``image`` (found by its pixels), void pixels set to class 0."""
+    for index in range(len(data)):
+        candidate, label = data[index]
+        if candidate.shape == image.shape and np.array_equal(candidate, image):
+            return np.where(label == VOID, 0, label)
+    raise AssertionError("image not in the data set")
+
+
+def test_score_referring_oracle_empty_and_bad_predictors(refer):
+    from vlseg.scoring import score_referring
+
+    data = RefCOCO(refer, "refcoco", "unc", "val")
+    truths = {(s, image.shape): mask for image, mask, s, _ in data}
+    oracle = score_referring(lambda image, sentence: truths[(sentence, image.shape)], data, progress=False)
+    assert oracle["mIoU"] == 100.0 and oracle["oIoU"] == 100.0 and oracle["prec@0.9"] == 100.0
+    assert oracle["expressions"] == 3.0
+    empty = score_referring(lambda image, sentence: np.zeros(image.shape[:2], bool), data, progress=False)
+    assert empty["mIoU"] == 0.0 and empty["oIoU"] == 0.0 and empty["prec@0.5"] == 0.0
+    with pytest.raises(ValueError, match="must return a bool mask"):
+        score_referring(lambda image, sentence: np.zeros(image.shape[:2]), data, progress=False)
+
+
+def test_the_shipped_models_run_on_real_formats(voc, refer):
+    """Each chapter's real-data call (MaskCLIP, PACL's VOC-20 protocol, CRIS) on images of their own sizes."""
+    import vlseg
+    from vlseg.data import VOC_PROMPT_NAMES
+    from vlseg.scoring import score_referring, score_semantic
+    from vlseg.segmentation import zero_shot_segmenter
+
+    semantic = open_dataset(f"voc:{voc}", "trainval")
+    referring = open_dataset(f"refcoco:{refer}")
+    pacl, cris = vlseg.pretrained("pacl-shapes", device="cpu"), vlseg.pretrained("cris-shapes", device="cpu")
+    segmenters = {"maskclip": zero_shot_segmenter(pacl.bundle, VOC_PROMPT_NAMES, "maskclip"),
+                  "pacl": lambda image: pacl.segment(image, VOC_PROMPT_NAMES, background=None)[0]}
+    for name, segment in segmenters.items():
+        labels = segment(semantic[1][0])
+        assert tuple(labels.shape) == semantic[1][1].shape and 0 <= int(labels.min()) <= int(labels.max()) < 20, name
+        scores = score_semantic(segment, semantic, progress=False)
+        assert 0 <= scores["mIoU"] <= 100 and scores["images"] == 2.0, name
+    scores = score_referring(lambda image, sentence: cris.predict(image, sentence)[0], referring, progress=False)
+    assert 0 <= scores["mIoU"] <= 100 and scores["expressions"] == 3.0

@@ -15,7 +15,7 @@ and **mIoU** over pixels (mmsegmentation convention, :mod:`vlseg.metrics`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from vlseg.checks import as_tensor, check_bundle, check_positive_int
 from vlseg.clip import ClipBundle
 from vlseg.data.vocabulary import BACKGROUND, IGNORE_INDEX, NUM_CLASSES
-from vlseg.dense import dense_patch_embeds
+from vlseg.dense import check_method, dense_patch_embeds
 from vlseg.images import as_images
 from vlseg.metrics import IoUAccumulator, check_ignore_index
 from vlseg.patches import logits_to_pixels, patch_labels, patch_logits
@@ -175,3 +175,25 @@ def evaluate_segmentation(
     miou, per_class = accumulator.compute()
     grid = bundle.grid_size
     return SegmentationResult(accuracy, miou, per_class, patch_pred.view(-1, grid, grid), torch.cat(pixel_preds))
+
+
+def zero_shot_segmenter(bundle: ClipBundle, class_names: Sequence[str], method: str = "maskclip",
+                        templates: Sequence[str] = PROMPT_TEMPLATES) -> Callable[[Any], Tensor]:
+    """A ``segment(image) -> (H, W)`` callable: zero-shot segmentation of one image of any size with ``method``'s
+    patch embeddings (:mod:`vlseg.dense`) against ``class_names`` (embedded once, with the prompt ensemble).
+
+    For real data sets, whose images differ in size (:func:`vlseg.scoring.score_semantic`).
+    """
+    class_embeds = class_text_embeds(bundle, check_texts(class_names, "class_names", allow_single=False), templates)
+    check_method(method)
+
+    @torch.no_grad()
+    def segment(image: Any) -> Tensor:
+        checked = as_images(image)
+        if checked.block is None or len(checked.block) != 1:
+            raise ValueError("segment() takes one image, (H, W, 3) uint8 or a PIL image")
+        embeds = dense_patch_embeds(bundle, bundle.pixel_values(checked.block), method)  # (1, T, D)
+        _, pixel_pred = segment_embeds(embeds, class_embeds, tuple(checked.block.shape[1:3]))  # (1, H, W)
+        return pixel_pred[0].cpu()
+
+    return segment
