@@ -50,6 +50,18 @@ class CrisConfig:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def for_clip(cls, bundle: ClipBundle, **changes: Any) -> "CrisConfig":
+        """The default config with ``vision_layers`` spread over this CLIP's depth (:func:`spread_layers`), plus
+        ``changes``: (2, 3, 4) for the tiny CLIP, as the default, and (6, 9, 12) for a ViT-B/16."""
+        changes.setdefault("vision_layers", spread_layers(len(bundle.model.vision_model.encoder.layers)))
+        return cls(**changes)
+
+
+def spread_layers(num_layers: int) -> tuple[int, int, int]:
+    """Hidden-state indices at half, three quarters and the end of a ViT of ``num_layers`` blocks."""
+    return (num_layers // 2, 3 * num_layers // 4, num_layers)
+
 
 @dataclass
 class ClipFeatures:
@@ -71,14 +83,20 @@ class CrisOutput:
 
 
 class CRIS(nn.Module):
-    """The full model. ``forward`` takes CLIP inputs; ``predict`` takes images and expressions."""
+    """The full model. ``forward`` takes CLIP inputs; ``predict`` takes images and expressions.
 
-    def __init__(self, bundle: ClipBundle, config: CrisConfig = CrisConfig()) -> None:
+    Without a ``config``, :meth:`CrisConfig.for_clip` picks one for ``bundle``: the default, with the vision layers
+    spread over its depth (for the tiny CLIP exactly ``CrisConfig()``).
+    """
+
+    def __init__(self, bundle: ClipBundle, config: CrisConfig | None = None) -> None:
         super().__init__()
+        config = CrisConfig.for_clip(bundle) if config is None else config  # layers spread over this CLIP's depth
         self.config = config
         layers = len(bundle.model.vision_model.encoder.layers)
         if not all(0 <= index <= layers for index in config.vision_layers):
-            raise ValueError(f"vision_layers {config.vision_layers} must lie in [0, {layers}] for this CLIP")
+            raise ValueError(f"vision_layers {config.vision_layers} must lie in [0, {layers}] for this CLIP "
+                             "(CrisConfig.for_clip(bundle) spreads them over its depth)")
         if config.fine_tune:
             bundle = copy.deepcopy(bundle)  # the caller's CLIP stays as it was
             self.clip = bundle.model  # registered: trained (at a lower learning rate)
