@@ -141,6 +141,34 @@ def table(rows: dict[str, dict]) -> str:
     return header + "\n".join(lines)
 
 
+# Workloads of the real path, counted in ViT-B/16 forward passes at 224 px (one per image the encoder sees):
+# VOC 2012 val has 1,449 images; RefCOCO val (UNC) 10,834 expressions, and CRIS encodes the image once per expression;
+# PACL's reported recipe is ~30 M image–caption pairs for 10 epochs through the frozen encoder (papers/pacl.md).
+REAL_WORKLOADS = {"VOC 2012 val, one pass (chapters 02, 04)": 1_449,
+                  "RefCOCO val, one pass (chapter 05)": 10_834,
+                  "PACL's reported training: 30 M pairs × 10 epochs": 300_000_000}
+
+
+def duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:,.0f} days"
+
+
+def real_path_table(rows: dict[str, dict]) -> str:
+    """Time of each real-path workload at each device's measured ViT-B/16 forward throughput (a lower bound: data
+    loading, text encoding and the heads are left out)."""
+    header = "| workload | ViT-B/16 forwards | " + " | ".join(DEVICE_KINDS) + " |\n|---|---|" + "---|" * len(DEVICE_KINDS)
+    lines = [header]
+    for workload, forwards in REAL_WORKLOADS.items():
+        cells = [duration(forwards / rows[kind]["vit_b16_images_per_s"]) if kind in rows else "not measured"
+                 for kind in DEVICE_KINDS]
+        lines.append(f"| {workload} | {forwards:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--book", action="store_true", help="also execute every notebook and time it")
@@ -158,6 +186,9 @@ def main() -> None:
         row["book_minutes"] = rows[device.type]["book_minutes"]  # keep an earlier measurement of the book
     rows[device.type] = row
     write("devices", {"machine": machine(), "rows": rows}, table(rows))
+    write("devices_real_path", {"machine": machine(), "workloads": REAL_WORKLOADS,
+                                "vit_b16_images_per_s": {k: r["vit_b16_images_per_s"] for k, r in rows.items()}},
+          real_path_table(rows))
 
 
 if __name__ == "__main__":

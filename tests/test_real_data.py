@@ -621,3 +621,38 @@ def test_the_shipped_models_run_on_real_formats(voc, refer):
         assert 0 <= scores["mIoU"] <= 100 and scores["images"] == 2.0, name
     scores = score_referring(lambda image, sentence: cris.predict(image, sentence)[0], referring, progress=False)
     assert 0 <= scores["mIoU"] <= 100 and scores["expressions"] == 3.0
+
+
+# ------------------------------------------------------------------ the chapters' real-data cells, on the fixtures
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def notebook_cells(name: str) -> tuple[str, str, list[str]]:
+    """A notebook's parameter cell, the setup cell after it, and its cells tagged ``real-data``."""
+    cells = [c for c in json.loads((NOTEBOOKS / name).read_text())["cells"] if c["cell_type"] == "code"]
+    index = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
+    real = ["".join(c["source"]) for c in cells if "real-data" in c["metadata"].get("tags", [])]
+    return "".join(cells[index]["source"]), "".join(cells[index + 1]["source"]), real
+
+
+@pytest.mark.parametrize("name, spec, unit", [("02_patch_alignment.ipynb", "voc", "images"),
+                                              ("04_pacl.ipynb", "voc", "images"),
+                                              ("05_cris.ipynb", "refcoco", "expressions")])
+def test_the_chapters_real_data_cells_run_on_real_formats(name, spec, unit, tmp_path, capsys):
+    """The cell a reader runs with DATA switched to real data: executed with the chapter's own setup cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    root = make_voc(tmp_path) if spec == "voc" else make_refer(tmp_path / "refer")
+    parameters, setup, real_cells = notebook_cells(name)
+    assert len(real_cells) == 1 and "DATA" in parameters
+    namespace: dict = {}
+    exec(parameters, namespace)
+    assert namespace["DATA"] == "shapes", "the committed default is ShapesWorld"
+    exec(setup, namespace)
+    exec(real_cells[0], namespace)
+    assert 'DATA = "shapes": nothing to score' in capsys.readouterr().out
+    namespace["DATA"] = f"{spec}:{root}"
+    exec(real_cells[0], namespace)
+    printed = capsys.readouterr().out
+    assert re.search(rf"\b\d+ {unit} of {re.escape(namespace['DATA'])}: mIoU \d+\.\d", printed), printed
