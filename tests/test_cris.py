@@ -203,3 +203,15 @@ def test_similarity_map_baseline():
         baseline.maps(batch.images, [""] * len(batch.texts))
     with pytest.raises(ValueError, match="2 texts for"):
         baseline.maps(batch.images, batch.texts[:2])
+
+
+def test_concat_referring_batches_keeps_every_field_in_order():
+    from vlseg.cris.data import concat_referring_batches, referring_batch
+
+    parts = [referring_batch(4, seed=1, split="val", block=b) for b in (0, 1)]
+    whole = concat_referring_batches(parts)
+    assert len(whole.texts) == len(parts[0].texts) + len(parts[1].texts) == len(whole.masks) == len(whole.images)
+    assert whole.texts[len(parts[0].texts):] == parts[1].texts and whole.kinds[:len(parts[0].kinds)] == parts[0].kinds
+    assert bool((whole.masks[:len(parts[0].masks)] == parts[0].masks).all())
+    with pytest.raises(ValueError, match="no batches"):
+        concat_referring_batches([])

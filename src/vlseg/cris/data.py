@@ -8,6 +8,7 @@ evaluation on them measures composition; evaluation can keep them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -33,6 +34,15 @@ def check_referring_batch(images: np.ndarray, masks: Tensor, texts: list[str]) -
         )
     if len(texts) != len(masks):
         raise ValueError(f"{len(masks)} masks for {len(texts)} expressions")
+
+
+def concat_referring_batches(batches: Sequence[ReferringBatch]) -> ReferringBatch:
+    """One batch from several (same image size), in order: e.g. a whole evaluation set."""
+    if not batches:
+        raise ValueError("no batches to concatenate")
+    return ReferringBatch(np.concatenate([b.images for b in batches]), [t for b in batches for t in b.texts],
+                          torch.cat([b.masks for b in batches]), [k for b in batches for k in b.kinds],
+                          [h for b in batches for h in b.names_heldout])
 
 
 def referring_batch(
