@@ -85,7 +85,8 @@ def vendor_js() -> None:
         return
     npm = shutil.which("npm")
     if npm is None:
-        print("npm not found: the book will load MathJax and the widget scripts from their CDNs", flush=True)
+        print("npm not found: MathJax, require.js and the widget manager cannot be fetched, so the site will show raw TeX "
+              "and no widgets (install Node.js/npm and run again)", flush=True)
         return
     staging = ROOT / "_build" / "npm"
     staging.mkdir(parents=True, exist_ok=True)
@@ -122,13 +123,14 @@ def book() -> None:
 SITE_CHECK = ROOT / "_build" / "site-check"
 
 
-def site_from_committed_outputs(output: Path = SITE_CHECK) -> tuple[Path, str]:
+def site_from_committed_outputs(output: Path = SITE_CHECK, strict: bool = True) -> tuple[Path, list[str]]:
     """Build the website from the outputs committed in the notebooks, executing nothing (seconds, not ~15 minutes).
 
     The same build as ``book()`` (same _config.yml and _toc.yml, -W --keep-going, MathJax and the widget manager served
     from the site) except ``execute_notebooks: "off"``, into ``output/_build/html``. Returns that folder and the build's
-    log; raises TaskFailed, with the log's warnings, when the build fails. tests/test_website.py opens every page of
-    it in a browser.
+    warnings and errors (Sphinx's WARNING/ERROR/SEVERE/CRITICAL lines). Raises TaskFailed, with them, when the build
+    fails, or with ``strict=False`` only when it wrote no site (tests/test_website.py then opens every page of the site
+    anyway and reports the warnings with what the pages show).
     """
     import fcntl
     import time
@@ -139,33 +141,38 @@ def site_from_committed_outputs(output: Path = SITE_CHECK) -> tuple[Path, str]:
     if missing:
         raise TaskFailed(f"{missing[0]} is missing: the site serves MathJax and the widget manager itself "
                          f"(_config.yml), and vendor_js() needs npm to fetch them (apt-get install npm)")
-    output.mkdir(parents=True, exist_ok=True)
     bin_dir = Path(sys.executable).parent  # the interpreter running this has jupyter-book (the [book] extra)
     jupyter_book = next((p for p in (bin_dir / "jupyter-book", VENV / "bin" / "jupyter-book") if p.exists()), None)
     if jupyter_book is None:
         raise TaskFailed("jupyter-book is not installed next to this Python nor in .venv (pip install -e '.[book]')")
-    config = output / "_config.yml"
     text, n = re.subn(r"(?m)^(\s*execute_notebooks:).*$", r'\1 "off"  # site_from_committed_outputs()',
                       (ROOT / "_config.yml").read_text())
     if n != 1:
         raise TaskFailed("_config.yml has no `execute_notebooks:` line to turn off")
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    html, config = output / "_build" / "html", output / "_config.yml"
+    output.mkdir(parents=True, exist_ok=True)
     with open(output.parent / f"{output.name}.lock", "w") as lock:  # two pytest workers or runs: one build at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if html.exists():
+            shutil.rmtree(html)  # no page of an earlier build is taken for this one's
         config.write_text(text)
         start = time.perf_counter()
         result = subprocess.run([str(jupyter_book), "build", str(ROOT), "--config", str(config), "--path-output",
                                  str(output), "--all", "-W", "--keep-going"],
                                 cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
-    log = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
-    html = output / "_build" / "html"
-    print(f"site from committed outputs: {html} in {seconds:.1f} s (exit status {result.returncode})", flush=True)
-    if result.returncode != 0 or not (html / "index.html").exists():
-        warnings = [line for line in log.splitlines() if re.search(r"WARNING|ERROR|Error|Exception", line)]
-        raise TaskFailed(f"the book build from committed outputs failed (exit status {result.returncode}):\n"
-                         + "\n".join(warnings[-40:] or log.splitlines()[-40:]))
-    return html, log
+    log = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + "\n" + result.stderr)
+    warnings = [line.strip() for line in log.splitlines() if re.search(r"\b(WARNING|ERROR|SEVERE|CRITICAL):", line)]
+    if result.returncode != 0 and not warnings:
+        warnings = [f"jupyter-book build exited with status {result.returncode}:"] + log.strip().splitlines()[-20:]
+    built = (html / "index.html").exists()
+    print(f"site from committed outputs: {html} in {seconds:.1f} s (exit status {result.returncode}, "
+          f"{len(warnings)} warnings)", flush=True)
+    if not built or (strict and (result.returncode != 0 or warnings)):
+        raise TaskFailed(f"the book build from committed outputs failed (exit status {result.returncode}"
+                         f"{'' if built else ', no index.html'}):\n" + "\n".join(warnings[-40:]))
+    return html, warnings
 
 
 def test() -> None:

@@ -214,12 +214,14 @@ class Playground:
         if pacl.background_threshold is None:
             pacl.calibrate_background()
         layout = widgets.Layout(width="auto")
-        self.source = widgets.ToggleButtons(options=SOURCES, value=SOURCES[0], description="scene")
+        self.source = widgets.ToggleButtons(options=SOURCES, value=SOURCES[0], description="scene",
+                                            style={"button_width": "115px"})
         if not isinstance(scene, int) or not 0 <= scene < len(self.scenes):
             raise ValueError(f"scene must be an index into the {len(self.scenes)} scenes; got {scene!r}")
         self.scene_index = widgets.IntSlider(scene, 0, len(self.scenes) - 1, description="validation")
         self.seed = widgets.IntText(seed + 1000, description="seed")
-        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload an image")
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="upload an image",
+                                         tooltip="an image file of any size (PNG, JPEG, …)")
         self.drawing = [self._object_controls(widgets, spec) for spec in DEFAULT_DRAWING]
         self.query = widgets.Text(query, description="PACL map", layout=layout)
         self.class_names = widgets.Text("", description="classes", layout=layout)
@@ -240,12 +242,14 @@ class Playground:
     @staticmethod
     def _object_controls(widgets: Any, spec: tuple[str, str, str, float, float]) -> dict[str, Any]:
         colour, shape, size, x, y = spec
-        return {"show": widgets.Checkbox(True, description="show", indent=False),
-                "colour": widgets.Dropdown(options=tuple(COLOURS), value=colour, description="colour"),
-                "shape": widgets.Dropdown(options=SHAPES, value=shape, description="shape"),
-                "size": widgets.Dropdown(options=SIZES, value=size, description="size"),
-                "x": widgets.FloatSlider(x, min=0.1, max=0.9, step=0.05, description="x"),
-                "y": widgets.FloatSlider(y, min=0.1, max=0.9, step=0.05, description="y")}
+        narrow, label = widgets.Layout(width="150px"), {"description_width": "40px"}
+        return {"show": widgets.Checkbox(True, description="show", indent=False, layout=widgets.Layout(width="70px")),
+                "colour": widgets.Dropdown(options=tuple(COLOURS), value=colour, description="colour", layout=narrow,
+                                           style=label),
+                "shape": widgets.Dropdown(options=SHAPES, value=shape, description="shape", layout=narrow, style=label),
+                "size": widgets.Dropdown(options=SIZES, value=size, description="size", layout=narrow, style=label),
+                "x": widgets.FloatSlider(x, min=0.1, max=0.9, step=0.05, description="x", layout=narrow, style=label),
+                "y": widgets.FloatSlider(y, min=0.1, max=0.9, step=0.05, description="y", layout=narrow, style=label)}
 
     def _controls(self) -> list[Any]:
         drawn = [control for row in self.drawing for control in row.values()]
@@ -257,7 +261,9 @@ class Playground:
         """The whole playground as one ipywidgets box."""
         import ipywidgets as widgets
 
-        draw = widgets.VBox([widgets.HBox(list(row.values())) for row in self.drawing])
+        rows = [[row[key] for key in ("show", "colour", "shape", "size")] for row in self.drawing]
+        draw = widgets.VBox([widgets.VBox([widgets.HBox(first), widgets.HBox([row["x"], row["y"]])])
+                             for first, row in zip(rows, self.drawing)])  # two short lines per object: fits a page
         pickers = widgets.VBox([self.scene_index, widgets.HBox([self.seed]), draw, self.upload])
         return widgets.VBox([self.source, pickers, self.query, self.class_names, self.background, self.expression,
                              self.threshold, self.output])

@@ -46,6 +46,7 @@ def save_table(table: pd.DataFrame, path: str | os.PathLike, *, title: str, chap
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8") as handle:
         json.dump(payload, handle, indent=1, ensure_ascii=False)
         handle.write("\n")
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates it private; a results file is for everyone to read
     os.replace(handle.name, path)
     return path
 
