@@ -35,6 +35,7 @@ from vlseg.data import CLASS_NAMES, COLOURS, SHAPES, SIZES, Scene, SceneBatch, d
 from vlseg.data.vocabulary import IGNORE_INDEX
 from vlseg.images import as_images
 from vlseg.metrics import mask_ious, mean_iou
+from vlseg.viz import dim_outside
 
 SOURCES = ("validation scene", "new scene", "draw", "upload")
 DRAWN_OBJECTS = 3  # objects the drawing controls offer
@@ -173,10 +174,7 @@ def show_view(view: PlaygroundView, width: float = 2.6) -> plt.Figure:
     axes[2].legend(handles=[Patch(color=colours[k], label=name) for k, name in enumerate(view.class_names)],
                    fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, frameon=False)
 
-    masked = (view.image * 0.35).astype(np.uint8)
-    mask = view.mask.numpy()
-    masked[mask] = view.image[mask]
-    axes[3].imshow(masked)
+    axes[3].imshow(dim_outside(view.image, view.mask.numpy()))
     if view.target is not None:
         axes[3].contour(view.target, levels=[0.5], colors="white", linewidths=1.0)
     score = "" if view.mask_iou is None else f", IoU {100 * view.mask_iou:.0f}"

@@ -198,6 +198,13 @@ def overlay_maps(image: np.ndarray, maps: np.ndarray, titles: Sequence[str], *, 
     return fig
 
 
+def dim_outside(image: np.ndarray, mask: np.ndarray, dim: float = 0.35) -> np.ndarray:
+    """The image (H, W, 3) uint8 with the pixels outside the boolean ``mask`` (H, W) darkened to ``dim``."""
+    shown = (image * dim).astype(np.uint8)
+    shown[mask] = image[mask]
+    return shown
+
+
 def referring_grid(images: np.ndarray, texts: Sequence[str], targets: np.ndarray, columns: dict[str, np.ndarray],
                    width: float = 1.9):
     """One row per expression: the image with the referred object outlined, then each method's mask with its IoU.
@@ -217,10 +224,7 @@ def referring_grid(images: np.ndarray, texts: Sequence[str], targets: np.ndarray
         axes[row, 0].contour(target, levels=[0.5], colors="white", linewidths=1.2)
         axes[row, 0].set_title("\n".join(textwrap.wrap(f"“{texts[row]}”", 24)), fontsize=7.5)
         for col, name in enumerate(names, start=1):
-            pred = np.asarray(columns[name][row], dtype=bool)
-            shown = (images[row] * 0.35).astype(np.uint8)
-            shown[pred] = images[row][pred]
-            axes[row, col].imshow(shown)
+            axes[row, col].imshow(dim_outside(images[row], np.asarray(columns[name][row], dtype=bool)))
             axes[row, col].contour(target, levels=[0.5], colors="white", linewidths=0.8)
             axes[row, col].set_title(f"{name}\nIoU {float(ious[name][row]):.2f}", fontsize=7.5)
     for ax in axes.flat:
