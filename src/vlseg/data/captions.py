@@ -8,15 +8,11 @@ unseen by the text encoder, which is what an open-vocabulary test needs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from vlseg.data.records import ShapeObject
 from vlseg.data.referring import noun_phrase
 from vlseg.data.vocabulary import HELDOUT_INDICES
-
-if TYPE_CHECKING:
-    from vlseg.data.shapes_world import ShapeObject
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four")
 
@@ -42,7 +38,7 @@ RELATION_TEMPLATES = (
 )
 
 
-def describe(obj: "ShapeObject", rng: np.random.Generator, hide_heldout: bool) -> str:
+def describe(obj: ShapeObject, rng: np.random.Generator, hide_heldout: bool) -> str:
     """A noun phrase for one object, e.g. "small red circle", "blue star", "red shape"."""
     if hide_heldout and obj.class_index in HELDOUT_INDICES:
         return noun_phrase(obj, ("colour",) if rng.random() < 0.5 else ("shape",))
@@ -61,7 +57,7 @@ def _join(phrases: list[str]) -> str:
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 
-def _relation(a: "ShapeObject", b: "ShapeObject") -> str:
+def _relation(a: ShapeObject, b: ShapeObject) -> str:
     """Where ``a`` is relative to ``b``, by the larger displacement."""
     dx, dy = a.cx - b.cx, a.cy - b.cy
     if abs(dx) >= abs(dy):
@@ -70,7 +66,7 @@ def _relation(a: "ShapeObject", b: "ShapeObject") -> str:
 
 
 def make_caption(
-    objects: list["ShapeObject"], rng: np.random.Generator, *, hide_heldout: bool, drop_prob: float = 0.2
+    objects: list[ShapeObject], rng: np.random.Generator, *, hide_heldout: bool, drop_prob: float = 0.2
 ) -> str:
     """One caption for a scene's object list."""
     order = rng.permutation(len(objects))

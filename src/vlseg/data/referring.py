@@ -17,13 +17,8 @@ one noun phrase); training code leaves those out, evaluation keeps them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
+from vlseg.data.records import KINDS, ReferringExpression, ShapeObject
 from vlseg.data.vocabulary import HELDOUT_INDICES
-
-if TYPE_CHECKING:
-    from vlseg.data.shapes_world import ShapeObject
 
 # Noun-phrase forms: which attributes a phrase mentions, from the shortest.
 NP_FORMS: tuple[tuple[str, ...], ...] = (
@@ -36,34 +31,25 @@ NP_FORMS: tuple[tuple[str, ...], ...] = (
     ("size", "colour", "shape"),
 )
 ORDINALS = ("first", "second", "third", "fourth")
-KINDS = ("attribute", "spatial", "relation", "ordinal")
 
 
-@dataclass(frozen=True)
-class ReferringExpression:
-    text: str
-    target: int  # index of the referred object in the scene's object list
-    kind: str  # one of KINDS
-    names_heldout: bool  # a noun phrase names a held-out colour–shape class
-
-
-def noun_phrase(obj: "ShapeObject", form: tuple[str, ...]) -> str:
+def noun_phrase(obj: ShapeObject, form: tuple[str, ...]) -> str:
     """"small red circle", "red shape", "circle", "shape"… for the attributes in ``form``."""
     words = [getattr(obj, key) for key in ("size", "colour") if key in form]
     words.append(obj.shape if "shape" in form else "shape")
     return " ".join(words)
 
 
-def _matches(obj: "ShapeObject", target: "ShapeObject", form: tuple[str, ...]) -> bool:
+def _matches(obj: ShapeObject, target: ShapeObject, form: tuple[str, ...]) -> bool:
     return all(getattr(obj, key) == getattr(target, key) for key in form)
 
 
-def _names_heldout(obj: "ShapeObject", form: tuple[str, ...]) -> bool:
+def _names_heldout(obj: ShapeObject, form: tuple[str, ...]) -> bool:
     return "colour" in form and "shape" in form and obj.class_index in HELDOUT_INDICES
 
 
 def referring_expressions(
-    objects: list["ShapeObject"], width: int, height: int, margin: float = 0.1
+    objects: list[ShapeObject], width: int, height: int, margin: float = 0.1
 ) -> list[ReferringExpression]:
     """Every unambiguous expression of the four kinds for every object of a scene."""
     gap_x, gap_y = margin * width, margin * height

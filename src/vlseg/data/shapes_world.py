@@ -25,7 +25,8 @@ import numpy as np
 
 from vlseg.checks import check_int, check_number, check_positive_int, check_seed
 from vlseg.data.captions import make_caption
-from vlseg.data.referring import ReferringExpression, referring_expressions
+from vlseg.data.records import ReferringExpression, ShapeObject
+from vlseg.data.referring import referring_expressions
 from vlseg.data.vocabulary import (
     CLASS_NAMES,
     COLOURS,
@@ -47,24 +48,6 @@ RADIUS_RANGE = {"small": (0.16, 0.19), "large": (0.24, 0.29)}
 MAX_EXTENT = 1.35  # every shape lies within MAX_EXTENT × radius of its centre (the triangle's vertices)
 MIN_VISIBLE_FRACTION = 0.6  # an object keeps at least this share of its own area after occlusion
 MAX_ROTATION_DEG = 12.0  # small jitter: keeps squares and diamonds apart
-
-
-@dataclass(frozen=True)
-class ShapeObject:
-    """One object of a scene, in drawing order (later objects occlude earlier ones)."""
-
-    class_index: int
-    colour: str
-    shape: str
-    size: str
-    cx: float  # centre, in pixels from the left
-    cy: float  # centre, in pixels from the top
-    radius: float  # nominal size in pixels; the shape lies within MAX_EXTENT × radius of the centre
-    visible_pixels: int
-
-    @property
-    def name(self) -> str:
-        return CLASS_NAMES[self.class_index]
 
 
 @dataclass
