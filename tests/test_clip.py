@@ -109,3 +109,16 @@ def test_other_sizes_are_resized_the_same_as_a_batch_or_a_list(bundle):
     pixels = bundle.pixel_values(images)
     assert pixels.shape == (2, 3, 64, 64)
     assert torch.allclose(pixels, bundle.pixel_values(list(images)))
+
+
+def test_a_dense_aware_term_joins_clip_s_loss_only_when_asked_for():
+    from vlseg.clip_training.training import ClipRecipe, clip_step_fn
+
+    bundle = build_tiny_clip(seed=0)
+    plain = clip_step_fn(bundle, ClipRecipe(batch_size=8))(0)
+    assert "dense_loss" not in plain
+    dense = clip_step_fn(bundle, ClipRecipe(batch_size=8, dense_weight=0.5))(0)  # the same scenes and weights
+    assert torch.allclose(dense["cls_loss"], plain["loss"], atol=1e-6)
+    assert torch.allclose(dense["loss"], dense["cls_loss"] + 0.5 * dense["dense_loss"])
+    dense["loss"].backward()
+    assert bundle.model.visual_projection.weight.grad is not None

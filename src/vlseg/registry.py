@@ -78,8 +78,11 @@ def _write_tokenizer(bundle: ClipBundle, out_dir: Any) -> None:
 
 # ---- PACL ----------------------------------------------------------------------------------------------------------
 def _pacl_config(recipe: PaclRecipe, base: ClipBundle) -> dict[str, Any]:
-    return {"patch_temperature": recipe.patch_temperature, "hidden_dim": recipe.hidden_dim,
-            "clip": state_digest(base.model.state_dict())}
+    config = {"patch_temperature": recipe.patch_temperature, "hidden_dim": recipe.hidden_dim,
+              "clip": state_digest(base.model.state_dict())}
+    if recipe.context_kernel != 1:  # recorded only when used, so that cards written before it existed still match
+        config["context_kernel"] = recipe.context_kernel
+    return config
 
 
 def _pacl_train(recipe: PaclRecipe, base: ClipBundle, device: str | None) -> tuple[PaclModel, TrainResult]:

@@ -66,16 +66,16 @@ def check_prompts(class_names: Sequence[str], templates: Sequence[str]) -> None:
             raise ValueError(f"prompt template {template!r} has no '{{}}' for the class name")
 
 
-def caption_corpus(n_scenes: int = 12_000, seed: int = 0) -> list[str]:
+def caption_corpus(n_scenes: int = 12_000, seed: int = 0, world: str = "v1") -> list[str]:
     """Training text for the tokenizer: training-split captions and referring expressions, plus prompts.
 
     Held-out class names are never in it (training captions never name them; referring
-    expressions that name them are left out).
+    expressions that name them are left out), nor are world "v2"'s held-out phrasings (never in split "train").
     """
     corpus: list[str] = []
     block_size = 1000
     for block in range(n_scenes // block_size):
-        batch = generate_batch(block_size, seed=seed, split="train", block=block)
+        batch = generate_batch(block_size, seed=seed, split="train", block=block, world=world)
         corpus.extend(batch.captions)
         for i in range(0, block_size, 10):
             corpus.extend(e.text for e in batch[i].referring_expressions() if not e.names_heldout)

@@ -13,7 +13,10 @@ The recipe (what was measured to work on a 2-core CPU is written down in chapter
 * CLIP's symmetric InfoNCE (:func:`vlseg.losses.clip_loss`) with CLIP's learnable temperature
   (``CLIPModel.logit_scale``), AdamW, warm-up and cosine decay;
 * on several processes (``torchrun``), each rank embeds its shard of the step's batch and the loss gathers the
-  negatives of every rank (:mod:`vlseg.distributed`): the same step as one process with the whole batch.
+  negatives of every rank (:mod:`vlseg.distributed`): the same step as one process with the whole batch;
+* optionally (``dense_weight`` > 0; not in CLIP) a *dense-aware* term: PACL's loss over the CLIP's own projected
+  patch tokens, :math:`\mathcal{L} = \mathcal{L}_{\text{CLS}} + w\,\mathcal{L}_{\hat\varphi}` with
+  :func:`vlseg.pacl.loss.pacl_loss`, so that pre-training itself asks the patches to match the caption.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from vlseg.clip_training.evaluation import evaluate_zero_shot
 from vlseg.data import concat_batches, generate_batch
 from vlseg.distributed import world
 from vlseg.losses import clip_loss, infonce_mi_lower_bound
+from vlseg.pacl.loss import pacl_loss
+from vlseg.text import build_shapes_tokenizer, caption_corpus
 from vlseg.training import Recipe, TrainResult, fit
 
 MIXED_STREAM = 1_000_000  # block offset of the one-object half of mixed batches
@@ -44,6 +49,9 @@ class ClipRecipe(Recipe):
     single_object_fraction: float = 0.5  # curriculum: this share of the steps uses one-object scenes only
     mixed_single_share: float = 0.5  # afterwards, this share of each batch is still one-object scenes
     seed: int = 0
+    world: str = "v1"  # which ShapesWorld the captions and images come from (vlseg.data.WORLDS)
+    dense_weight: float = 0.0  # w of the dense-aware term (0: CLIP's loss alone)
+    dense_temperature: float = 0.05  # PACL's patch temperature τ in that term
 
     @property
     def single_object_steps(self) -> int:
@@ -59,16 +67,29 @@ def clip_step_fn(bundle: ClipBundle, recipe: ClipRecipe) -> Callable[[int], dict
 
     def step(index: int) -> dict[str, Tensor]:
         if index < recipe.single_object_steps:
-            batch = generate_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index, num_objects=(1, 1))
+            batch = generate_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index, num_objects=(1, 1),
+                                   world=recipe.world)
         else:  # blocks of a second stream (offset) for the one-object half, so the two halves are independent
-            parts = [generate_batch(n_single, seed=recipe.seed, split="train", block=MIXED_STREAM + index, num_objects=(1, 1))] if n_single else []
-            parts.append(generate_batch(recipe.batch_size - n_single, seed=recipe.seed, split="train", block=index))
+            parts = [generate_batch(n_single, seed=recipe.seed, split="train", block=MIXED_STREAM + index,
+                                    num_objects=(1, 1), world=recipe.world)] if n_single else []
+            parts.append(generate_batch(recipe.batch_size - n_single, seed=recipe.seed, split="train", block=index,
+                                        world=recipe.world))
             batch = concat_batches(parts)
-        image_embeds = bundle.image_embeds(bundle.pixel_values(batch.images[shard]))  # (b, D): this rank's shard
+        pixel_values = bundle.pixel_values(batch.images[shard])  # this rank's shard
         text_embeds = bundle.text_embeds(**bundle.tokenize(batch.captions[shard]))  # (b, D)
         logit_scale = bundle.model.logit_scale.exp()
+        if recipe.dense_weight == 0:
+            image_embeds = bundle.image_embeds(pixel_values)  # (b, D)
+        else:
+            image_embeds, patch_embeds = bundle.image_and_patch_embeds(pixel_values)  # (b, D), (b, T, D)
         loss = clip_loss(image_embeds, text_embeds, logit_scale, gather=here.is_distributed)  # negatives: all B
-        return {"loss": loss, "mi_bound": infonce_mi_lower_bound(loss, recipe.batch_size), "logit_scale": logit_scale}
+        logs = {"mi_bound": infonce_mi_lower_bound(loss, recipe.batch_size), "logit_scale": logit_scale}
+        if recipe.dense_weight != 0:
+            logs["cls_loss"] = loss
+            logs["dense_loss"] = pacl_loss(patch_embeds, text_embeds, logit_scale, recipe.dense_temperature,
+                                           gather=here.is_distributed)
+            loss = loss + recipe.dense_weight * logs["dense_loss"]
+        return {"loss": loss} | logs
 
     return step
 
@@ -87,10 +108,12 @@ def train_clip(
     With ``eval_every``, zero-shot accuracy (10 validation scenes per class) is measured every
     ``eval_every`` steps: the accuracy-against-training-time curve.
     """
-    bundle = build_tiny_clip(seed=recipe.seed)
+    # ShapesWorld "v1" keeps the shipped tokenizer; another world gets one trained on its own training text
+    tokenizer = None if recipe.world == "v1" else build_shapes_tokenizer(caption_corpus(world=recipe.world))
+    bundle = build_tiny_clip(tokenizer, seed=recipe.seed)
 
     def quick_eval() -> dict[str, float]:
-        metrics = evaluate_zero_shot(bundle, n_per_class=10)
+        metrics = evaluate_zero_shot(bundle, n_per_class=10, world=recipe.world)
         return {k: v for k, v in metrics.items() if k.startswith("top1")}
 
     result = fit(

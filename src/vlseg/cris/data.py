@@ -7,14 +7,16 @@ evaluation on them measures composition; evaluation can keep them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vlseg.data import generate_batch
+from vlseg.data import generate_batch, shifted_referring_set
+from vlseg.data.referring import check_phrasings
+from vlseg.data.vocabulary import check_world
 
 
 @dataclass
@@ -24,6 +26,9 @@ class ReferringBatch:
     masks: Tensor  # (B, H, W) bool: the referred object
     kinds: list[str]  # attribute / spatial / relation / ordinal
     names_heldout: list[bool]
+    templates: list[str] = field(default_factory=list)  # world "v2": the template id of each expression ("" in v1)
+    heldout_phrasings: list[bool] = field(default_factory=list)  # worded by a held-out template (never in training)
+    styles: list[str] = field(default_factory=list)  # shifted world: "plain" ("the red circle") or "free"
 
 
 def check_referring_batch(images: np.ndarray, masks: Tensor, texts: list[str]) -> None:
@@ -42,24 +47,41 @@ def concat_referring_batches(batches: Sequence[ReferringBatch]) -> ReferringBatc
         raise ValueError("no batches to concatenate")
     return ReferringBatch(np.concatenate([b.images for b in batches]), [t for b in batches for t in b.texts],
                           torch.cat([b.masks for b in batches]), [k for b in batches for k in b.kinds],
-                          [h for b in batches for h in b.names_heldout])
+                          [h for b in batches for h in b.names_heldout], [t for b in batches for t in b.templates],
+                          [h for b in batches for h in b.heldout_phrasings], [s for b in batches for s in b.styles])
+
+
+def referring_chunks(batch: ReferringBatch, size: int) -> tuple[ReferringBatch, ...]:
+    """``batch`` cut in order into batches of at most ``size`` expressions."""
+    def part(start: int) -> ReferringBatch:
+        stop = start + size
+        return ReferringBatch(batch.images[start:stop], batch.texts[start:stop], batch.masks[start:stop],
+                              batch.kinds[start:stop], batch.names_heldout[start:stop], batch.templates[start:stop],
+                              batch.heldout_phrasings[start:stop], batch.styles[start:stop])
+    return tuple(part(start) for start in range(0, len(batch.texts), size))
 
 
 def referring_batch(
     n_scenes: int, *, seed: int = 0, split: str = "train", block: int = 0, heldout_names: bool | None = None,
-    kinds: tuple[str, ...] | None = None,
+    kinds: tuple[str, ...] | None = None, world: str = "v1", phrasings: str | None = None,
 ) -> ReferringBatch:
     """One expression per scene (scenes without an eligible expression are skipped, so B ≤ ``n_scenes``).
 
     ``heldout_names``: None keeps every expression, False drops those naming a held-out class, True keeps only
-    those. ``kinds`` restricts the expression kinds.
+    those. ``kinds`` restricts the expression kinds. ``world``: "v1" (default) or "v2" (see
+    :func:`vlseg.data.generate_batch`). ``phrasings``: None keeps every wording, "seen" drops expressions worded by
+    a held-out template (:data:`vlseg.data.referring.HELDOUT_TEMPLATES`), "heldout" keeps only those; a training
+    split never has held-out wordings, and v1 has none at all.
     """
-    scenes = generate_batch(n_scenes, seed=seed, split=split, block=block)
+    world = check_world(world)
+    phrasings = check_phrasings(phrasings)
+    scenes = generate_batch(n_scenes, seed=seed, split=split, block=block, world=world)
     rng = np.random.default_rng([seed, block, 31])
-    keep, texts, masks, kind_list, heldout = [], [], [], [], []
+    keep, texts, masks, kind_list, heldout, templates, heldout_phrasings = [], [], [], [], [], [], []
     for i in range(len(scenes)):
         options = [e for e in scenes[i].referring_expressions()
-                   if (heldout_names is None or e.names_heldout == heldout_names) and (kinds is None or e.kind in kinds)]
+                   if (heldout_names is None or e.names_heldout == heldout_names) and (kinds is None or e.kind in kinds)
+                   and (phrasings is None or e.heldout_phrasing == (phrasings == "heldout"))]
         if not options:
             continue
         expression = options[rng.integers(len(options))]
@@ -68,8 +90,30 @@ def referring_batch(
         masks.append(scenes.instance[i] == expression.target + 1)
         kind_list.append(expression.kind)
         heldout.append(expression.names_heldout)
+        templates.append(expression.template)
+        heldout_phrasings.append(expression.heldout_phrasing)
     if not keep:
-        raise ValueError("no scene has an expression of the requested kind")
-    batch = ReferringBatch(scenes.images[keep], texts, torch.as_tensor(np.stack(masks)), kind_list, heldout)
+        raise ValueError(f"no scene has an expression of the requested kind (split={split!r}, world={world!r}, "
+                         f"kinds={kinds!r}, heldout_names={heldout_names!r}, phrasings={phrasings!r})")
+    batch = ReferringBatch(scenes.images[keep], texts, torch.as_tensor(np.stack(masks)), kind_list, heldout,
+                           templates, heldout_phrasings)
+    check_referring_batch(batch.images, batch.masks, batch.texts)
+    return batch
+
+
+def shifted_referring_batch(
+    n_scenes: int, *, seed: int = 0, heldout_names: bool | None = None, kinds: tuple[str, ...] | None = None,
+    styles: tuple[str, ...] | None = None,
+) -> ReferringBatch:
+    """:func:`referring_batch` for the shifted test world (:mod:`vlseg.data.shifted_world`): its own renderer and
+    phrasings, one expression per scene. ``styles`` keeps "plain" ("the red circle") and/or "free" wordings."""
+    shifted = shifted_referring_set(n_scenes, seed=seed, kinds=kinds, styles=styles)
+    keep = [i for i, heldout in enumerate(shifted.names_heldout) if heldout_names is None or heldout == heldout_names]
+    if not keep:
+        raise ValueError(f"no shifted scene has an expression with heldout_names={heldout_names!r}, kinds={kinds!r}, "
+                         f"styles={styles!r} among {n_scenes} scenes")
+    batch = ReferringBatch(shifted.images[keep], [shifted.texts[i] for i in keep], torch.as_tensor(shifted.masks[keep]),
+                           [shifted.kinds[i] for i in keep], [shifted.names_heldout[i] for i in keep],
+                           styles=[shifted.styles[i] for i in keep])
     check_referring_batch(batch.images, batch.masks, batch.texts)
     return batch

@@ -1,6 +1,7 @@
 """Scoring any referring segmenter the same way: mIoU / oIoU / prec@X of a ``predict(images, texts) -> masks`` on
 fixed validation batches (:data:`EVAL_SETS`: held-out scenes; expressions naming held-out classes; and by kind),
-cached so that every method is scored on the very same expressions."""
+cached so that every method is scored on the very same expressions — in ShapesWorld ("v1", "v2") or in the shifted
+test world."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vlseg.cris.data import ReferringBatch, referring_batch
+from vlseg.cris.data import ReferringBatch, referring_batch, referring_chunks, shifted_referring_batch
 from vlseg.cris.model import CRIS
 from vlseg.data.referring import KINDS
+from vlseg.data.worlds import check_evaluation_world
 from vlseg.metrics import referring_metrics
 
 PredictFn = Callable[[np.ndarray, list[str]], Tensor]  # (images (B, H, W, 3), B expressions) → (B, H, W) bool
@@ -29,37 +31,58 @@ KIND_SCENES = 800  # validation scenes per expression kind for the by-kind score
 
 @functools.lru_cache(maxsize=16)
 def evaluation_batches(n_scenes: int, seed: int = EVAL_SEED, heldout_names: bool | None = None,
-                       kinds: tuple[str, ...] | None = None, batch_size: int = 100) -> tuple[ReferringBatch, ...]:
-    """The validation batches of one evaluation set, generated once and shared by every method scored on it."""
+                       kinds: tuple[str, ...] | None = None, batch_size: int = 100, world: str = "v1",
+                       phrasings: str | None = None, styles: tuple[str, ...] | None = None) -> tuple[ReferringBatch, ...]:
+    """The validation batches of one evaluation set, generated once and shared by every method scored on it.
+
+    ``world``: ShapesWorld's "v1" or "v2" (``phrasings``: "seen" or "heldout" templates, v2 only), or the shifted test
+    world (``styles``: "plain" and/or "free" wordings, shifted only).
+    """
+    world = check_evaluation_world(world)
+    if world == "shifted":
+        if phrasings is not None:
+            raise ValueError(f"phrasings applies to ShapesWorld's worlds, not world='shifted'; got {phrasings!r} "
+                             "(use styles=('plain',) or ('free',))")
+        whole = shifted_referring_batch(n_scenes, seed=seed, heldout_names=heldout_names, kinds=kinds, styles=styles)
+        return referring_chunks(whole, batch_size)
+    if styles is not None:
+        raise ValueError(f"styles applies to world='shifted' only; got styles={styles!r} with world={world!r}")
     return tuple(referring_batch(min(batch_size, n_scenes - block), seed=seed, split="val", block=block,
-                                 heldout_names=heldout_names, kinds=kinds) for block in range(0, n_scenes, batch_size))
+                                 heldout_names=heldout_names, kinds=kinds, world=world, phrasings=phrasings)
+                 for block in range(0, n_scenes, batch_size))
 
 
 @torch.no_grad()
 def predictions_and_targets(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL_SEED,
                             heldout_names: bool | None = None, kinds: tuple[str, ...] | None = None,
-                            batch_size: int = 100) -> tuple[Tensor, Tensor]:
+                            batch_size: int = 100, *, world: str = "v1", phrasings: str | None = None,
+                            styles: tuple[str, ...] | None = None) -> tuple[Tensor, Tensor]:
     """``predict`` run on one evaluation set: predicted and true masks, both (N, H, W) bool."""
-    batches = evaluation_batches(n_scenes, seed, heldout_names, kinds, batch_size)
+    batches = evaluation_batches(n_scenes, seed, heldout_names, kinds, batch_size, world, phrasings, styles)
     predictions = torch.cat([torch.as_tensor(predict(batch.images, batch.texts)).cpu() for batch in batches])
     return predictions, torch.cat([batch.masks for batch in batches])
 
 
 def evaluate_referring(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL_SEED,
                        heldout_names: bool | None = None, kinds: tuple[str, ...] | None = None,
-                       batch_size: int = 100) -> dict[str, float]:
+                       batch_size: int = 100, *, world: str = "v1", phrasings: str | None = None,
+                       styles: tuple[str, ...] | None = None) -> dict[str, float]:
     """mIoU, oIoU and prec@X of any ``predict(images, texts)`` on validation scenes (one expression each).
 
-    The result also holds ``"n"``, the number of expressions scored (scenes without an eligible one are skipped).
+    ``world``, ``phrasings`` and ``styles`` choose the scenes and wordings (:func:`evaluation_batches`). The result
+    also holds ``"n"``, the number of expressions scored (scenes without an eligible one are skipped).
     """
-    predictions, targets = predictions_and_targets(predict, n_scenes, seed, heldout_names, kinds, batch_size)
+    predictions, targets = predictions_and_targets(predict, n_scenes, seed, heldout_names, kinds, batch_size,
+                                                   world=world, phrasings=phrasings, styles=styles)
     return referring_metrics(predictions, targets) | {"n": float(len(targets))}
 
 
 def evaluate_cris(model: CRIS, n_scenes: int = 400, seed: int = EVAL_SEED, heldout_names: bool | None = None,
-                  kinds: tuple[str, ...] | None = None, batch_size: int = 100) -> dict[str, float]:
+                  kinds: tuple[str, ...] | None = None, batch_size: int = 100, *, world: str = "v1",
+                  phrasings: str | None = None, styles: tuple[str, ...] | None = None) -> dict[str, float]:
     """:func:`evaluate_referring` of ``model.predict``."""
-    return evaluate_referring(model.predict, n_scenes, seed, heldout_names, kinds, batch_size)
+    return evaluate_referring(model.predict, n_scenes, seed, heldout_names, kinds, batch_size, world=world,
+                              phrasings=phrasings, styles=styles)
 
 
 def evaluate_on_sets(predict: PredictFn) -> dict[str, dict[str, float]]:

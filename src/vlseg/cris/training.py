@@ -31,6 +31,7 @@ class CrisRecipe(Recipe):
     weight_decay: float = 0.01
     warmup_steps: int = 100
     seed: int = 0
+    world: str = "v1"  # which ShapesWorld the scenes and expressions come from (vlseg.data.WORLDS)
     model: CrisConfig = field(default_factory=lambda: CrisConfig(fine_tune=True))
 
     def with_model(self, **changes: Any) -> "CrisRecipe":
@@ -44,7 +45,8 @@ def cris_step_fn(model: CRIS, recipe: CrisRecipe) -> Callable[[int], dict[str, T
     here = world()
 
     def step(index: int) -> dict[str, Tensor]:
-        batch = referring_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index, heldout_names=False)
+        batch = referring_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index, heldout_names=False,
+                                world=recipe.world)
         check_referring_batch(batch.images, batch.masks, batch.texts)
         images, masks, texts = batch.images, batch.masks, batch.texts
         if here.is_distributed:  # B ≤ batch_size expressions: cut to a multiple of the ranks, keep this rank's shard

@@ -28,12 +28,15 @@ from vlseg.data.vocabulary import (
     SEEN_CLASSES,
     SHAPES,
     SIZES,
+    WORLDS,
     class_index,
     class_indices,
 )
+from vlseg.data.shifted_world import ShiftedReferringSet, ShiftedScenes, shifted_referring_set, shifted_scenes
 from vlseg.data.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from vlseg.data.voc import PROMPT_NAMES as VOC_PROMPT_NAMES
 from vlseg.data.voc import VOCSegmentation
+from vlseg.data.worlds import EVALUATION_WORLDS, evaluation_scenes, one_object_scenes
 
 __all__ = [
     "BACKGROUND",
@@ -48,6 +51,14 @@ __all__ = [
     "SEEN_CLASSES",
     "SHAPES",
     "SIZES",
+    "WORLDS",
+    "EVALUATION_WORLDS",
+    "ShiftedReferringSet",
+    "ShiftedScenes",
+    "evaluation_scenes",
+    "one_object_scenes",
+    "shifted_referring_set",
+    "shifted_scenes",
     "ReferringExpression",
     "Scene",
     "SceneBatch",

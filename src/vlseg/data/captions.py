@@ -4,6 +4,15 @@ A caption may leave objects out, may drop the size word, and orders objects free
 *training* split a held-out class is never named: such an object is described by its colour alone
 ("a red shape") or its shape alone ("a star"), or left out. The held-out *names* therefore stay
 unseen by the text encoder, which is what an open-vocabulary test needs.
+
+World "v2" (``world="v2"``) keeps these rules with a richer grammar: :data:`SINGLE_TEMPLATES_V2` (20),
+:data:`MULTI_TEMPLATES_V2` (13) and :data:`RELATION_TEMPLATES_V2` (6) with relation synonyms in all four
+directions (:data:`RELATION_WORDS_V2`), and noun phrases in three word orders ("a red circle", "a circle in red",
+"a circle coloured red"). (Not "a blue-coloured star": "coloured star" contains "red star", a held-out name, as a
+substring and, for a BPE tokenizer, as the token pair "red" "Ġstar".) A hidden held-out object is "a red shape", "a red object", "something red" or
+"a star". No caption uses a word of :data:`vlseg.data.referring.HELDOUT_ONLY_WORDS` (those belong to held-out
+referring phrasings) nor starts like a referring expression ("the …"), so held-out phrasings never reach training
+text through captions.
 """
 
 from __future__ import annotations
@@ -66,9 +75,12 @@ def _relation(a: ShapeObject, b: ShapeObject) -> str:
 
 
 def make_caption(
-    objects: list[ShapeObject], rng: np.random.Generator, *, hide_heldout: bool, drop_prob: float = 0.2
+    objects: list[ShapeObject], rng: np.random.Generator, *, hide_heldout: bool, drop_prob: float = 0.2,
+    world: str = "v1",
 ) -> str:
-    """One caption for a scene's object list."""
+    """One caption for a scene's object list (``world`` "v2": :func:`make_caption_v2`)."""
+    if world != "v1":
+        return make_caption_v2(objects, rng, hide_heldout=hide_heldout, drop_prob=drop_prob)
     order = rng.permutation(len(objects))
     kept = [objects[i] for i in order if i == order[0] or rng.random() >= drop_prob]
     phrases = [with_article(describe(obj, rng, hide_heldout)) for obj in kept]
@@ -80,3 +92,84 @@ def make_caption(
     template = MULTI_TEMPLATES[rng.integers(len(MULTI_TEMPLATES))]
     # "{count} shapes" counts every object of the scene, even those the caption leaves out
     return template.format(list=_join(phrases), count=NUMBER_WORDS[len(objects)])
+
+
+# --- world "v2" ------------------------------------------------------------------------------------------------
+
+SINGLE_TEMPLATES_V2 = SINGLE_TEMPLATES + (
+    "a rendering of {0}.",
+    "just {0}.",
+    "{0}, alone.",
+    "a simple scene with {0}.",
+    "here is {0}.",
+    "this image shows {0}.",
+    "a sketch of {0}.",
+    "a snapshot of {0}.",
+    "a single shape: {0}.",
+    "{0} on its own.",
+    "a frame containing {0}.",
+    "{0} against a plain backdrop.",
+    "an illustration of {0}.",
+)
+MULTI_TEMPLATES_V2 = MULTI_TEMPLATES + (
+    "{list}.",
+    "a drawing of {list}.",
+    "in this image: {list}.",
+    "a scene with {count} shapes, including {list}.",
+    "{list}, all in one image.",
+    "a snapshot showing {list}.",
+    "a rendering of {list}.",
+    "{count} objects, among them {list}.",
+)
+RELATION_TEMPLATES_V2 = RELATION_TEMPLATES + (
+    "{0} is {rel} {1}.",
+    "there is {0} {rel} {1}.",
+    "{0} sits {rel} {1}.",
+    "a picture of {0} {rel} {1}.",
+)
+RELATION_WORDS_V2 = {
+    "left of": ("left of", "to the left of"),
+    "right of": ("right of", "to the right of"),
+    "above": ("above", "over"),
+    "below": ("below", "under"),
+}
+
+
+def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    return options[rng.integers(len(options))]
+
+
+def describe_v2(obj: ShapeObject, rng: np.random.Generator, hide_heldout: bool) -> str:
+    """A noun phrase with its article in one of several word orders, e.g. "a small circle in red".
+
+    A hidden held-out object gets its colour alone ("a red shape", "a red object", "something red") or its shape
+    alone ("a star"), never both. Otherwise the size is said with probability 0.35, and the order is
+    "a [size] red circle" (60 %), "a [size] circle in red" (20 %) or "a [size] circle coloured red" (20 %).
+    """
+    if hide_heldout and obj.class_index in HELDOUT_INDICES:
+        if rng.random() < 0.5:
+            return _pick(rng, (with_article(f"{obj.colour} shape"), with_article(f"{obj.colour} object"),
+                               f"something {obj.colour}"))
+        return with_article(obj.shape)
+    size = f"{obj.size} " if rng.random() < 0.35 else ""
+    order = rng.random()
+    if order < 0.6:
+        return with_article(f"{size}{obj.colour} {obj.shape}")
+    if order < 0.8:
+        return with_article(f"{size}{obj.shape} in {obj.colour}")
+    return with_article(f"{size}{obj.shape} coloured {obj.colour}")
+
+
+def make_caption_v2(
+    objects: list[ShapeObject], rng: np.random.Generator, *, hide_heldout: bool, drop_prob: float = 0.2
+) -> str:
+    """One v2 caption: v1's recipe (objects in random order, some left out) with v2's templates and phrases."""
+    order = rng.permutation(len(objects))
+    kept = [objects[i] for i in order if i == order[0] or rng.random() >= drop_prob]
+    phrases = [describe_v2(obj, rng, hide_heldout) for obj in kept]
+    if len(kept) == 1:
+        return _pick(rng, SINGLE_TEMPLATES_V2).format(phrases[0])
+    if len(kept) == 2 and rng.random() < 0.35:
+        rel = _pick(rng, RELATION_WORDS_V2[_relation(kept[0], kept[1])])
+        return _pick(rng, RELATION_TEMPLATES_V2).format(phrases[0], phrases[1], rel=rel)
+    return _pick(rng, MULTI_TEMPLATES_V2).format(list=_join(phrases), count=NUMBER_WORDS[len(objects)])

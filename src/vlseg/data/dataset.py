@@ -13,13 +13,14 @@ class ShapesWorldDataset(Dataset):
 
     Item ``i`` is a dict with ``image`` (3, H, W) uint8, ``semantic`` and ``instance`` (H, W) int64,
     ``caption`` (str) and ``index``. Use :func:`collate_scenes` as the DataLoader's ``collate_fn``.
+    ``world`` ("v1", the default, or "v2") and the other keyword arguments go to :class:`ShapesWorld`.
     """
 
-    def __init__(self, length: int, split: str = "train", seed: int = 0, **world_kwargs) -> None:
+    def __init__(self, length: int, split: str = "train", seed: int = 0, *, world: str = "v1", **world_kwargs) -> None:
         if length < 1:
             raise ValueError(f"length must be >= 1, got {length}")
         self.length = length
-        self.world = ShapesWorld(split, seed, **world_kwargs)
+        self.world = ShapesWorld(split, seed, world=world, **world_kwargs)
 
     def __len__(self) -> int:
         return self.length

@@ -38,3 +38,5 @@ class ReferringExpression:
     target: int  # index of the referred object in the scene's object list
     kind: str  # one of KINDS
     names_heldout: bool  # a noun phrase names a held-out colour–shape class
+    template: str = ""  # id of the template that worded it (ShapesWorld "v2"); "" when there is no template
+    heldout_phrasing: bool = False  # worded by a template held out from training text (never in split "train")

@@ -37,6 +37,9 @@ HELDOUT_CLASSES: tuple[str, ...] = (
 )
 SEEN_CLASSES: tuple[str, ...] = tuple(name for name in CLASS_NAMES if name not in HELDOUT_CLASSES)
 
+# ShapesWorld's worlds: "v1" the original (the default everywhere), "v2" the same world with wider looks and phrasing
+WORLDS: tuple[str, ...] = ("v1", "v2")
+
 BACKGROUND = 0
 IGNORE_INDEX = 255
 NUM_CLASSES = len(CLASS_NAMES)
@@ -73,3 +76,10 @@ SEEN_CLASS_INDICES: tuple[int, ...] = tuple(k for k in range(NUM_CLASSES) if k n
 # class index → index of its colour in COLOUR_NAMES / of its shape in SHAPES (for "right colour, wrong shape?")
 COLOUR_IDS: tuple[int, ...] = tuple(COLOUR_NAMES.index(colour_of(k)) for k in range(NUM_CLASSES))
 SHAPE_IDS: tuple[int, ...] = tuple(SHAPES.index(shape_of(k)) for k in range(NUM_CLASSES))
+
+
+def check_world(world: object) -> str:
+    """One of :data:`WORLDS`; anything else raises a ValueError naming ``world``."""
+    if not isinstance(world, str) or world not in WORLDS:
+        raise ValueError(f"world must be one of {WORLDS}; got {world!r}")
+    return world

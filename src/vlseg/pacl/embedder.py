@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -13,18 +15,31 @@ class VisionEmbedder(nn.Module):
     the skip branch at CLIP's visual projection and the MLP's output at zero, so before training e_v gives exactly
     the projected patch tokens of chapter 02 (the paper does not say how it initialises; this choice makes
     "before alignment" the starting point).
+
+    **Spatial context** (not in the paper, whose e_v sees one patch at a time). With ``context_kernel`` k > 1 a third
+    branch adds a k × k convolution over the grid of patch tokens, ``e_v(x)_t = W_skip x_t + MLP(x_t) +
+    Σ_{s ∈ k×k around t} W_{s-t} x_s``, so that a patch's embedding can read its neighbours — the rest of its object —
+    when its own token does not know the object's shape. The branch starts at zero, like the MLP's output.
     """
 
-    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None) -> None:
+    def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None, context_kernel: int = 1) -> None:
         super().__init__()
         hidden_dim = hidden_dim or 4 * out_dim
+        if not isinstance(context_kernel, int) or context_kernel < 1 or context_kernel % 2 == 0:
+            raise ValueError(f"context_kernel must be an odd positive integer (1 = per patch, as in PACL); "
+                             f"got {context_kernel!r}")
         self.skip = nn.Linear(in_dim, out_dim, bias=False)
         self.mlp = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
+        self.context = (nn.Conv2d(in_dim, out_dim, context_kernel, padding=context_kernel // 2, bias=False)
+                        if context_kernel > 1 else None)
+        if self.context is not None:
+            nn.init.zeros_(self.context.weight)
 
     @classmethod
-    def from_projection(cls, visual_projection: nn.Linear, hidden_dim: int | None = None) -> "VisionEmbedder":
+    def from_projection(cls, visual_projection: nn.Linear, hidden_dim: int | None = None,
+                        context_kernel: int = 1) -> "VisionEmbedder":
         out_dim, in_dim = visual_projection.weight.shape
-        embedder = cls(in_dim, out_dim, hidden_dim)
+        embedder = cls(in_dim, out_dim, hidden_dim, context_kernel)
         with torch.no_grad():
             embedder.skip.weight.copy_(visual_projection.weight)
             nn.init.zeros_(embedder.mlp[-1].weight)
@@ -36,4 +51,12 @@ class VisionEmbedder(nn.Module):
             raise ValueError(
                 f"patch_tokens must be (B, T, {self.skip.in_features}); got {tuple(patch_tokens.shape)}"
             )
-        return self.skip(patch_tokens) + self.mlp(patch_tokens)  # (B, T, D)
+        embeds = self.skip(patch_tokens) + self.mlp(patch_tokens)  # (B, T, D)
+        if self.context is None:
+            return embeds
+        batch, tokens, channels = patch_tokens.shape
+        grid = math.isqrt(tokens)
+        if grid * grid != tokens:
+            raise ValueError(f"the context branch needs a square grid of patch tokens; got T = {tokens}")
+        token_grid = patch_tokens.transpose(1, 2).reshape(batch, channels, grid, grid)  # (B, C, G, G)
+        return embeds + self.context(token_grid).flatten(2).transpose(1, 2)  # (B, T, D)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from vlseg.data import (CLASS_NAMES, HELDOUT_CLASS_INDICES, SEEN_CLASS_INDICES, generate_batch, heldout_mask,
-                        single_object_scenes)
+from vlseg.data import (CLASS_NAMES, HELDOUT_CLASS_INDICES, SEEN_CLASS_INDICES, evaluation_scenes, heldout_mask,
+                        one_object_scenes)
 from vlseg.pacl.compatibility import pacl_compatibility
 from vlseg.pacl.model import PaclModel
 from vlseg.segmentation import SegmentationResult, class_targets, evaluate_segmentation
@@ -17,10 +17,13 @@ IMAGE_N_PER_CLASS, IMAGE_SEED = 20, 1234
 
 @torch.no_grad()
 def evaluate_pacl_segmentation(
-    model: PaclModel, n_scenes: int = EVAL_SCENES, seed: int = EVAL_SEED, progress: bool = False
+    model: PaclModel, n_scenes: int = EVAL_SCENES, seed: int = EVAL_SEED, progress: bool = False, world: str = "v1"
 ) -> tuple[dict[str, float], SegmentationResult]:
-    """Zero-shot segmentation of chapter 02's validation scenes with PACL's patch embeddings."""
-    scenes = generate_batch(n_scenes, seed=seed, split="val")
+    """Zero-shot segmentation of chapter 02's validation scenes with PACL's patch embeddings.
+
+    ``world``: ShapesWorld's "v1" (chapter 02's scenes) or "v2", or the independently drawn "shifted" test world.
+    """
+    scenes = evaluation_scenes(world, n_scenes, seed=seed)
     result = evaluate_segmentation(
         model.bundle, scenes.images, class_targets(scenes.semantic), CLASS_NAMES,
         patch_embed_fn=model.patch_embeds, progress=progress,
@@ -31,11 +34,12 @@ def evaluate_pacl_segmentation(
 
 
 @torch.no_grad()
-def pacl_image_accuracy(model: PaclModel, n_per_class: int = IMAGE_N_PER_CLASS, seed: int = IMAGE_SEED) -> dict[str, float]:
+def pacl_image_accuracy(model: PaclModel, n_per_class: int = IMAGE_N_PER_CLASS, seed: int = IMAGE_SEED,
+                        world: str = "v1") -> dict[str, float]:
     """Image-level zero-shot classification with φ̂ (text-conditioned pooling) instead of CLIP's CLS token."""
-    scenes, targets = single_object_scenes(n_per_class, seed=seed)
+    images, targets = one_object_scenes(world, n_per_class, seed=seed)
     class_embeds = class_text_embeds(model.bundle, list(CLASS_NAMES))  # (K, D)
-    patch_embeds = model.patch_embeds(model.bundle.pixel_values(scenes.images))  # (N, T, D)
+    patch_embeds = model.patch_embeds(model.bundle.pixel_values(images))  # (N, T, D)
     predictions = pacl_compatibility(patch_embeds, class_embeds, model.patch_temperature).argmax(-1).cpu()
     is_heldout = torch.as_tensor(heldout_mask(targets))
     targets = torch.as_tensor(targets)

@@ -39,6 +39,7 @@ CALIBRATION_SCENES, CALIBRATION_SEED = 200, 3  # training scenes, never the vali
 class PaclConfig:
     patch_temperature: float = 0.05  # τ of the softmax over patches in φ̂
     hidden_dim: int = 384  # width of e_v's MLP branch
+    context_kernel: int = 1  # 1: e_v sees one patch (the paper); k > 1 adds a k × k conv over the token grid
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,7 +58,8 @@ class PaclModel(nn.Module):
         self.bundle = bundle
         for param in bundle.model.parameters():
             param.requires_grad_(False)
-        self.embedder = VisionEmbedder.from_projection(bundle.model.visual_projection, config.hidden_dim)
+        self.embedder = VisionEmbedder.from_projection(bundle.model.visual_projection, config.hidden_dim,
+                                                       config.context_kernel)
         self.loss = PaclLoss(patch_temperature=config.patch_temperature)
         self.background_threshold: float | None = None  # set by calibrate_background()
 

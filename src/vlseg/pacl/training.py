@@ -44,11 +44,13 @@ class PaclRecipe(Recipe):
     hidden_dim: int = 384
     prompt_texts: bool = True
     seed: int = 0
+    world: str = "v1"  # which ShapesWorld the scenes and captions come from (vlseg.data.WORLDS)
+    context_kernel: int = 1  # e_v's spatial context (1 = per patch, the paper's protocol)
 
     @property
     def model(self) -> PaclConfig:
         """The model's hyper-parameters (kept flat in the recipe, as the shipped card records them)."""
-        return PaclConfig(self.patch_temperature, self.hidden_dim)
+        return PaclConfig(self.patch_temperature, self.hidden_dim, self.context_kernel)
 
 
 def prompt_texts(objects: Sequence[Sequence[Any]], rng: np.random.Generator) -> list[str]:
@@ -68,7 +70,7 @@ def pacl_step_fn(model: PaclModel, recipe: PaclRecipe) -> Callable[[int], dict[s
     shard = here.shard(recipe.batch_size)  # all of it in a single process
 
     def step(index: int) -> dict[str, Tensor]:
-        batch = generate_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index)
+        batch = generate_batch(recipe.batch_size, seed=recipe.seed, split="train", block=index, world=recipe.world)
         captions = list(batch.captions)[shard]  # this rank's shard of the step's batch
         prompts = prompt_texts(batch.objects, np.random.default_rng([recipe.seed, index, 7]))[shard]
         device = next(model.embedder.parameters()).device

@@ -1,0 +1,95 @@
+"""How far do the shipped models carry? Each scored on its own world and on worlds it was not tuned on.
+
+Run: python benchmarks/worlds.py   →   benchmarks/results/worlds.{json,md}
+
+The shipped models were trained on ShapesWorld "v1". They are scored, through the same evaluation code as their
+model cards, on three worlds (:data:`vlseg.data.EVALUATION_WORLDS`):
+
+* "v1": their own validation scenes;
+* "v2": ShapesWorld, wider (any-hue backgrounds, colour jitter, any rotation, anti-aliasing, more sizes, blur),
+  with its richer grammar; CRIS also on v2's *held-out phrasings* (templates never used for training text);
+* "shifted": the independently written test world (:mod:`vlseg.data.shifted_world`): its own renderer and grammar;
+  CRIS also on its "plain" wording ("the red circle") against its free ones.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, write  # noqa: E402
+
+import torch  # noqa: E402
+
+import vlseg  # noqa: E402
+from vlseg.clip_training.evaluation import evaluate_zero_shot  # noqa: E402
+from vlseg.cris.evaluation import EVAL_SEED, evaluate_referring  # noqa: E402
+from vlseg.data import EVALUATION_WORLDS  # noqa: E402
+from vlseg.data.records import KINDS  # noqa: E402
+from vlseg.pacl.evaluation import EVAL_SCENES, evaluate_pacl_segmentation  # noqa: E402
+from vlseg.registry import names  # noqa: E402
+
+REFERRING_SCENES = 400
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    rows: list[dict] = []
+    clip = vlseg.pretrained("tiny-clip-shapes")
+    for world in EVALUATION_WORLDS:
+        metrics = evaluate_zero_shot(clip, world=world)
+        rows.append({"model": "tiny-clip-shapes", "measure": "zero-shot top-1, seen / held-out classes", "world": world,
+                     "value": [metrics["top1_seen"], metrics["top1_heldout"]]})
+        print(rows[-1], flush=True)
+    pacl = vlseg.pretrained("pacl-shapes")
+    for world in EVALUATION_WORLDS:
+        scores, _ = evaluate_pacl_segmentation(pacl, world=world)
+        rows.append({"model": "pacl-shapes", "measure": "mIoU, seen / held-out classes", "world": world,
+                     "value": [scores["miou_seen"], scores["miou_heldout"]]})
+        print(rows[-1], flush=True)
+    for name in names("cris"):
+        cris = vlseg.pretrained(name)
+        sets = {("v1", "all expressions"): {}, ("v2", "seen phrasings"): {"phrasings": "seen"},
+                ("v2", "held-out phrasings"): {"phrasings": "heldout"},
+                ("shifted", "all expressions"): {}, ("shifted", "plain: the ⟨colour⟩ ⟨shape⟩"): {"styles": ("plain",)},
+                ("shifted", "free wordings"): {"styles": ("free",)}}
+        sets |= {("shifted", f"kind: {kind}"): {"kinds": (kind,)} for kind in KINDS}
+        for (world, label), arguments in sets.items():
+            metrics = evaluate_referring(cris.predict, n_scenes=REFERRING_SCENES, seed=EVAL_SEED, heldout_names=False,
+                                         world=world, **arguments)
+            rows.append({"model": name, "measure": f"mIoU, {label}", "world": world, "value": [metrics["mIoU"]],
+                         "n": int(metrics["n"])})
+            print(rows[-1], flush=True)
+    write("worlds", {"machine": machine(), "pacl_scenes": EVAL_SCENES, "referring_scenes": REFERRING_SCENES,
+                     "rows": rows}, render(rows))
+
+
+def render(rows: list[dict]) -> str:
+    """The book's two tables (also from a saved JSON: ``render(json.load(...)["rows"])``): the CLIP and PACL by
+    world, then the CRIS models side by side, one line per evaluation set."""
+    def cell(row: dict) -> str:
+        return " / ".join(f"{100 * value:.1f}" for value in row["value"])
+
+    lines = ["| model | measure | " + " | ".join(EVALUATION_WORLDS) + " |", "|---|---|" + "---|" * len(EVALUATION_WORLDS)]
+    by_model: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        if not row["model"].startswith("cris"):
+            by_model.setdefault((row["model"], row["measure"]), {})[row["world"]] = cell(row)
+    lines += [f"| {model} | {measure} | " + " | ".join(cells.get(world, "—") for world in EVALUATION_WORLDS) + " |"
+              for (model, measure), cells in by_model.items()]
+    cris_models = list(dict.fromkeys(row["model"] for row in rows if row["model"].startswith("cris")))
+    by_set: dict[tuple[str, str, int], dict[str, str]] = {}
+    for row in rows:
+        if row["model"].startswith("cris"):
+            by_set.setdefault((row["world"], row["measure"].removeprefix("mIoU, "), row["n"]), {})[row["model"]] = cell(row)
+    lines += ["", "| world | CRIS mIoU on | n | " + " | ".join(cris_models) + " |", "|---|---|---|" + "---|" * len(cris_models)]
+    lines += [f"| {world} | {label} | {n} | " + " | ".join(cells[model] for model in cris_models) + " |"
+              for (world, label, n), cells in by_set.items()]
+    return "\n".join(lines) + ("\n\nAll shipped models were trained on \"v1\". Validation scenes of each world (seeds as "
+                               "on the model cards); CRIS: one expression per scene, expressions naming held-out "
+                               "classes left out; n: expressions scored.")
+
+
+if __name__ == "__main__":
+    main()
