@@ -298,7 +298,7 @@ def test_v2_caption_grammar(v2_val):
     assert len(SINGLE_TEMPLATES_V2) >= 15 and len(MULTI_TEMPLATES_V2) >= 10
     captions = generate_batch(512, seed=4, split="train", world="v2").captions + v2_val.captions
     for words in (" left of ", " to the left of ", " right of ", " to the right of ", " above ", " over ", " below ",
-                  " under ", " coloured ", " in red", "something ", " object"):
+                  " under ", " painted ", " in red", "something ", " object"):
         assert any(words in c for c in captions), words
     assert len(set(captions)) > 0.9 * len(captions)
     assert not any(c.startswith("the ") for c in captions)

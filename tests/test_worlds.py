@@ -86,7 +86,7 @@ def test_the_tiny_clip_trains_on_the_world_its_recipe_names(monkeypatch):
 
 def test_the_tokenizer_corpus_of_the_wider_world_has_its_words_but_not_its_held_out_phrasings():
     corpus = caption_corpus(n_scenes=1000, world="v2")
-    assert any("coloured" in text for text in corpus) and not any("beneath" in text for text in corpus)
+    assert any("painted" in text for text in corpus) and not any("beneath" in text for text in corpus)
 
 
 def test_pacl_and_cris_recipes_train_on_the_world_they_name(monkeypatch):
@@ -108,3 +108,24 @@ def test_pacl_and_cris_recipes_train_on_the_world_they_name(monkeypatch):
     assert torch.isfinite(cris_training.cris_step_fn(CRIS(bundle, cris_recipe.model), cris_recipe)(0)["loss"])
     assert asked == [("pacl", "v2"), ("cris", "v2")]
 
+
+
+def test_shifted_expressions_are_filtered_by_held_out_names_before_one_is_drawn_per_scene():
+    named = shifted_referring_batch(300, seed=11, heldout_names=True)
+    assert named.names_heldout and all(named.names_heldout)
+    every = shifted_referring_batch(300, seed=11)
+    assert len(named.texts) > sum(every.names_heldout)  # drawn among the held-out ones, not filtered after the draw
+
+
+def test_the_wider_world_fits_as_many_objects_as_asked_about_as_often_as_v1():
+    counts = {world: np.bincount([len(objects) for objects in generate_batch(
+        300, seed=0, split="val", world=world, num_objects=(3, 4)).objects], minlength=5) for world in ("v1", "v2")}
+    assert counts["v2"][1:3].sum() <= counts["v1"][1:3].sum() + 30, counts  # scenes that lost objects
+
+
+@pytest.mark.parametrize("changes, name", [({"world": "v3"}, "world"), ({"dense_weight": -1.0}, "dense_weight"),
+                                           ({"dense_weight": float("nan")}, "dense_weight"),
+                                           ({"dense_temperature": 0.0}, "dense_temperature")])
+def test_a_clip_recipe_with_a_bad_field_is_refused_by_name(changes, name):
+    with pytest.raises(ValueError, match=name):
+        ClipRecipe(**changes)

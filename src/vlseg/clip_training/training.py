@@ -1,4 +1,4 @@
-"""Training the tiny CLIP on ShapesWorld (the model is :mod:`vlseg.clip`, the loss :func:`vlseg.losses.clip_loss`).
+r"""Training the tiny CLIP on ShapesWorld (the model is :mod:`vlseg.clip`, the loss :func:`vlseg.losses.clip_loss`).
 
 The recipe (what was measured to work on a 2-core CPU is written down in chapter 01 and
 ``benchmarks/``):
@@ -30,6 +30,8 @@ from torch import Tensor
 from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
 from vlseg.clip_training.evaluation import evaluate_zero_shot
 from vlseg.data import concat_batches, generate_batch
+from vlseg.checks import check_number
+from vlseg.data.vocabulary import check_world
 from vlseg.distributed import world
 from vlseg.losses import clip_loss, infonce_mi_lower_bound
 from vlseg.pacl.loss import pacl_loss
@@ -52,6 +54,11 @@ class ClipRecipe(Recipe):
     world: str = "v1"  # which ShapesWorld the captions and images come from (vlseg.data.WORLDS)
     dense_weight: float = 0.0  # w of the dense-aware term (0: CLIP's loss alone)
     dense_temperature: float = 0.05  # PACL's patch temperature τ in that term
+
+    def __post_init__(self) -> None:
+        check_world(self.world)
+        check_number(self.dense_weight, "dense_weight", 0.0, what="a weight >= 0")
+        check_number(self.dense_temperature, "dense_temperature", 0.0, open_interval=True, what="a temperature > 0")
 
     @property
     def single_object_steps(self) -> int:

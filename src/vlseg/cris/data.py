@@ -107,13 +107,8 @@ def shifted_referring_batch(
 ) -> ReferringBatch:
     """:func:`referring_batch` for the shifted test world (:mod:`vlseg.data.shifted_world`): its own renderer and
     phrasings, one expression per scene. ``styles`` keeps "plain" ("the red circle") and/or "free" wordings."""
-    shifted = shifted_referring_set(n_scenes, seed=seed, kinds=kinds, styles=styles)
-    keep = [i for i, heldout in enumerate(shifted.names_heldout) if heldout_names is None or heldout == heldout_names]
-    if not keep:
-        raise ValueError(f"no shifted scene has an expression with heldout_names={heldout_names!r}, kinds={kinds!r}, "
-                         f"styles={styles!r} among {n_scenes} scenes")
-    batch = ReferringBatch(shifted.images[keep], [shifted.texts[i] for i in keep], torch.as_tensor(shifted.masks[keep]),
-                           [shifted.kinds[i] for i in keep], [shifted.names_heldout[i] for i in keep],
-                           styles=[shifted.styles[i] for i in keep])
+    shifted = shifted_referring_set(n_scenes, seed=seed, kinds=kinds, styles=styles, heldout_names=heldout_names)
+    batch = ReferringBatch(shifted.images, shifted.texts, torch.as_tensor(shifted.masks), shifted.kinds,
+                           shifted.names_heldout, styles=shifted.styles)
     check_referring_batch(batch.images, batch.masks, batch.texts)
     return batch

@@ -29,15 +29,23 @@ EVAL_SETS: dict[str, dict[str, Any]] = {
 KIND_SCENES = 800  # validation scenes per expression kind for the by-kind scores (one expression of that kind each)
 
 
-@functools.lru_cache(maxsize=16)
 def evaluation_batches(n_scenes: int, seed: int = EVAL_SEED, heldout_names: bool | None = None,
                        kinds: tuple[str, ...] | None = None, batch_size: int = 100, world: str = "v1",
                        phrasings: str | None = None, styles: tuple[str, ...] | None = None) -> tuple[ReferringBatch, ...]:
     """The validation batches of one evaluation set, generated once and shared by every method scored on it.
 
     ``world``: ShapesWorld's "v1" or "v2" (``phrasings``: "seen" or "heldout" templates, v2 only), or the shifted test
-    world (``styles``: "plain" and/or "free" wordings, shifted only).
+    world (``styles``: "plain" and/or "free" wordings, shifted only). ``kinds`` and ``styles`` may be lists.
     """
+    kinds, styles = (tuple(value) if isinstance(value, list) else value for value in (kinds, styles))
+    return _evaluation_batches(n_scenes, seed, heldout_names, kinds, batch_size, world, phrasings, styles)
+
+
+@functools.lru_cache(maxsize=16)
+def _evaluation_batches(n_scenes: int, seed: int = EVAL_SEED, heldout_names: bool | None = None,
+                       kinds: tuple[str, ...] | None = None, batch_size: int = 100, world: str = "v1",
+                       phrasings: str | None = None, styles: tuple[str, ...] | None = None) -> tuple[ReferringBatch, ...]:
+    """:func:`evaluation_batches`, cached (its arguments hashable)."""
     world = check_evaluation_world(world)
     if world == "shifted":
         if phrasings is not None:

@@ -19,6 +19,7 @@ from vlseg.cris.data import check_referring_batch, referring_batch
 from vlseg.cris.evaluation import evaluate_cris
 from vlseg.cris.loss import text_to_pixel_contrastive_loss
 from vlseg.cris.model import CRIS, CrisConfig
+from vlseg.data.vocabulary import check_world
 from vlseg.distributed import world
 from vlseg.training import Recipe, TrainResult, fit
 
@@ -33,6 +34,9 @@ class CrisRecipe(Recipe):
     seed: int = 0
     world: str = "v1"  # which ShapesWorld the scenes and expressions come from (vlseg.data.WORLDS)
     model: CrisConfig = field(default_factory=lambda: CrisConfig(fine_tune=True))
+
+    def __post_init__(self) -> None:
+        check_world(self.world)
 
     def with_model(self, **changes: Any) -> "CrisRecipe":
         """The same recipe with some :class:`CrisConfig` fields changed (an ablation)."""

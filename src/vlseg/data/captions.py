@@ -8,9 +8,9 @@ unseen by the text encoder, which is what an open-vocabulary test needs.
 World "v2" (``world="v2"``) keeps these rules with a richer grammar: :data:`SINGLE_TEMPLATES_V2` (20),
 :data:`MULTI_TEMPLATES_V2` (13) and :data:`RELATION_TEMPLATES_V2` (6) with relation synonyms in all four
 directions (:data:`RELATION_WORDS_V2`), and noun phrases in three word orders ("a red circle", "a circle in red",
-"a circle coloured red"). (Not "a blue-coloured star": "coloured star" contains "red star", a held-out name, as a
-substring and, for a BPE tokenizer, as the token pair "red" "Ġstar".) A hidden held-out object is "a red shape", "a red object", "something red" or
-"a star". No caption uses a word of :data:`vlseg.data.referring.HELDOUT_ONLY_WORDS` (those belong to held-out
+"a circle painted red"). (Not "coloured": the shipped tokenizer splits it into c-o-l-o-u-"red", which slips a colour
+word beside every colour, and "a blue-coloured star" even contains the held-out name "red star".) A hidden
+held-out object is "a red shape", "a red object", "something red" or "a star". No caption uses a word of :data:`vlseg.data.referring.HELDOUT_ONLY_WORDS` (those belong to held-out
 referring phrasings) nor starts like a referring expression ("the …"), so held-out phrasings never reach training
 text through captions.
 """
@@ -108,7 +108,6 @@ SINGLE_TEMPLATES_V2 = SINGLE_TEMPLATES + (
     "a single shape: {0}.",
     "{0} on its own.",
     "a frame containing {0}.",
-    "{0} against a plain backdrop.",
     "an illustration of {0}.",
 )
 MULTI_TEMPLATES_V2 = MULTI_TEMPLATES + (
@@ -144,7 +143,7 @@ def describe_v2(obj: ShapeObject, rng: np.random.Generator, hide_heldout: bool) 
 
     A hidden held-out object gets its colour alone ("a red shape", "a red object", "something red") or its shape
     alone ("a star"), never both. Otherwise the size is said with probability 0.35, and the order is
-    "a [size] red circle" (60 %), "a [size] circle in red" (20 %) or "a [size] circle coloured red" (20 %).
+    "a [size] red circle" (60 %), "a [size] circle in red" (20 %) or "a [size] circle painted red" (20 %).
     """
     if hide_heldout and obj.class_index in HELDOUT_INDICES:
         if rng.random() < 0.5:
@@ -157,7 +156,7 @@ def describe_v2(obj: ShapeObject, rng: np.random.Generator, hide_heldout: bool) 
         return with_article(f"{size}{obj.colour} {obj.shape}")
     if order < 0.8:
         return with_article(f"{size}{obj.shape} in {obj.colour}")
-    return with_article(f"{size}{obj.shape} coloured {obj.colour}")
+    return with_article(f"{size}{obj.shape} painted {obj.colour}")
 
 
 def make_caption_v2(

@@ -102,7 +102,7 @@ TEMPLATES: dict[str, tuple[Template, ...]] = {
         Template("attribute.show", "attribute", "show me the {np}"),
         Template("attribute.picture", "attribute", "the {np} in the picture"),
         Template("attribute.that_is", "attribute", "the {noun} that is {adj}", needs="adjective"),
-        Template("attribute.coloured", "attribute", "the {size}{noun} coloured {colour}", needs="colour"),
+        Template("attribute.painted", "attribute", "the {size}{noun} painted {colour}", needs="colour"),
         Template("attribute.highlight", "attribute", "highlight the {np}"),
         Template("attribute.which_is", "attribute", "the {noun} which is {adj}", needs="adjective"),
     ),
@@ -339,13 +339,13 @@ def referring_expressions(
     *,
     world: str = "v1",
     rng: np.random.Generator | int = 0,
-    heldout_phrasings: bool = True,
+    heldout_phrasings: bool = False,
 ) -> list[ReferringExpression]:
     """Every unambiguous expression of the four kinds for every object of a scene.
 
     ``world="v1"`` words each with its one fixed wording (``rng`` and ``heldout_phrasings`` unused). ``world="v2"``
     draws a template per expression from ``rng`` (a generator or a seed) among those of its kind that fit the noun
-    phrase, leaving out :data:`HELDOUT_TEMPLATES` when ``heldout_phrasings`` is False (training text).
+    phrase, leaving out :data:`HELDOUT_TEMPLATES` unless ``heldout_phrasings`` is True (so training text is the default).
     """
     world = check_world(world)
     found = meanings(objects, width, height, margin)

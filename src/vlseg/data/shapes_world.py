@@ -59,10 +59,11 @@ MAX_EXTENT = 1.35  # every shape lies within MAX_EXTENT × radius of its centre 
 MIN_VISIBLE_FRACTION = 0.6  # an object keeps at least this share of its own area after occlusion
 MAX_ROTATION_DEG = 12.0  # small jitter: keeps squares and diamonds apart
 
-# v2: small and large further apart (v1: 0.19 → 0.24, ×1.26; v2: 0.165 → 0.24, ×1.45) and each range wider.
+# v2: small and large further apart (v1: 0.19 → 0.24, ×1.26; v2: 0.165 → 0.22, ×1.33) and the small range wider;
+# the large range reaches no further than v1's, so that 3–4 objects fit a scene about as often as in v1.
 # The smallest v2 object (a diamond of radius 0.125 × side, area ≈ 2.3 R²) covers ≈ 146 px at 64 × 64.
-RADIUS_RANGE_V2 = {"small": (0.125, 0.165), "large": (0.24, 0.33)}
-CENTRE_MARGIN_V2 = 1.0  # centres at least this many radii from the border (v1: 0.8): little is cropped
+RADIUS_RANGE_V2 = {"small": (0.125, 0.165), "large": (0.22, 0.29)}
+CENTRE_MARGIN_V2 = 0.85  # centres at least this many radii from the border (v1: 0.8): little is cropped
 DIAMOND_ASPECT_V2 = 1.6  # v2 diamond: height / width of the rhombus
 SUPERSAMPLE = 3  # v2 coverage: SUPERSAMPLE × SUPERSAMPLE sub-pixels per pixel
 MIN_VISIBLE_PATCHES_V2 = 2  # v2: every object keeps at least 2 patches of (side / 8)² pixels visible
@@ -667,7 +668,8 @@ def _concat_extra(extras: list[dict]) -> dict:
 
 
 def concat_batches(batches: list[SceneBatch]) -> SceneBatch:
-    """One batch from several (same image size, same world)."""
+    """One batch from several (same image size, same world). Per-object extras of v2 (``extra["rotation_deg"]``, one
+    column per object slot) are kept only when every batch has as many slots; otherwise they are left out."""
     if not batches:
         raise ValueError("no batches to concatenate")
     worlds = sorted({b.world for b in batches})

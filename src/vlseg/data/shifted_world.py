@@ -748,10 +748,12 @@ def shifted_scenes(n_scenes: int, *, seed: int = 0, image_size: int = 64,
 
 
 def shifted_referring_set(n_scenes: int, *, seed: int = 0, image_size: int = 64, kinds: tuple[str, ...] | None = None,
-                          styles: tuple[str, ...] | None = None) -> ShiftedReferringSet:
+                          styles: tuple[str, ...] | None = None,
+                          heldout_names: bool | None = None) -> ShiftedReferringSet:
     """One expression per scene drawn at random (seeded) among the eligible ones; scenes without one are skipped.
 
-    An expression is eligible when its kind is in ``kinds`` and its style in ``styles`` (``None`` = all). The draw
+    An expression is eligible when its kind is in ``kinds``, its style in ``styles`` (``None`` = all) and, unless
+    ``heldout_names`` is None, its ``names_heldout`` equals ``heldout_names`` (filtered *before* the draw). The draw
     first picks one of the eligible *kinds* present in the scene, then an expression of that kind, so that the kinds
     with many phrasings per scene (relations) do not crowd out the others.
     """
@@ -760,10 +762,13 @@ def shifted_referring_set(n_scenes: int, *, seed: int = 0, image_size: int = 64,
     image_size = check_int(image_size, "image_size", 32)
     kinds = _check_choices(kinds, "kinds", KINDS)
     styles = _check_choices(styles, "styles", STYLES)
+    if heldout_names is not None and not isinstance(heldout_names, bool):
+        raise TypeError(f"heldout_names must be None, True or False; got {heldout_names!r}")
     scenes = shifted_scenes(n_scenes, seed=seed, image_size=image_size)
     chosen: list[tuple[int, ShiftedExpression]] = []
     for i, found in enumerate(scenes.expressions):
-        eligible = [e for e in found if (kinds is None or e.kind in kinds) and (styles is None or e.style in styles)]
+        eligible = [e for e in found if (kinds is None or e.kind in kinds) and (styles is None or e.style in styles)
+                    and (heldout_names is None or e.names_heldout == heldout_names)]
         if not eligible:
             continue
         rng = np.random.default_rng([seed, 5011, image_size, i])
@@ -772,7 +777,8 @@ def shifted_referring_set(n_scenes: int, *, seed: int = 0, image_size: int = 64,
         of_kind = [e for e in eligible if e.kind == kind]
         chosen.append((i, of_kind[int(rng.integers(len(of_kind)))]))
     if not chosen:
-        raise ValueError(f"no expression of kinds={kinds!r} and styles={styles!r} in {n_scenes} scenes "
+        raise ValueError(f"no expression of kinds={kinds!r}, styles={styles!r} and heldout_names={heldout_names!r} in "
+                         f"{n_scenes} scenes "
                          f"(seed={seed}); 'plain' expressions are all of kind 'attribute'")
     index = np.array([i for i, _ in chosen])
     targets = np.array([e.target for _, e in chosen])

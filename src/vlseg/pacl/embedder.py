@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from vlseg.checks import check_positive_int
+
 
 class VisionEmbedder(nn.Module):
     """PACL's vision embedder e_v: a residual MLP, the only trained part. (B, T, C) → (B, T, D).
@@ -25,7 +27,8 @@ class VisionEmbedder(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, hidden_dim: int | None = None, context_kernel: int = 1) -> None:
         super().__init__()
         hidden_dim = hidden_dim or 4 * out_dim
-        if not isinstance(context_kernel, int) or context_kernel < 1 or context_kernel % 2 == 0:
+        context_kernel = check_positive_int(context_kernel, "context_kernel")
+        if context_kernel % 2 == 0:
             raise ValueError(f"context_kernel must be an odd positive integer (1 = per patch, as in PACL); "
                              f"got {context_kernel!r}")
         self.skip = nn.Linear(in_dim, out_dim, bias=False)

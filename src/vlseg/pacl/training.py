@@ -26,6 +26,7 @@ from torch import Tensor
 from vlseg.clip import ClipBundle
 from vlseg.data import generate_batch
 from vlseg.data.captions import describe, with_article
+from vlseg.data.vocabulary import check_world
 from vlseg.distributed import world
 from vlseg.losses import infonce_mi_lower_bound
 from vlseg.pacl.model import PaclConfig, PaclModel
@@ -46,6 +47,9 @@ class PaclRecipe(Recipe):
     seed: int = 0
     world: str = "v1"  # which ShapesWorld the scenes and captions come from (vlseg.data.WORLDS)
     context_kernel: int = 1  # e_v's spatial context (1 = per patch, the paper's protocol)
+
+    def __post_init__(self) -> None:
+        check_world(self.world)
 
     @property
     def model(self) -> PaclConfig:
