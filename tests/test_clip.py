@@ -122,3 +122,31 @@ def test_a_dense_aware_term_joins_clip_s_loss_only_when_asked_for():
     assert torch.allclose(dense["loss"], dense["cls_loss"] + 0.5 * dense["dense_loss"])
     dense["loss"].backward()
     assert bundle.model.visual_projection.weight.grad is not None
+
+
+def test_a_clip_continued_on_another_world_keeps_its_weights_and_carries_its_token_embeddings_over():
+    from vlseg.clip_training.training import ClipRecipe, train_clip, with_tokenizer
+    from vlseg.text import build_shapes_tokenizer, caption_corpus
+
+    old = build_tiny_clip(seed=0)
+    new_tokenizer = build_shapes_tokenizer(caption_corpus(world="v2"))
+    new = with_tokenizer(old, new_tokenizer)
+    assert new.tokenizer is new_tokenizer and old.tokenizer is not new_tokenizer
+    texts = ["a red circle.", "a small blue star painted blue."]
+    same_cut = [t for t in texts if old.tokenizer.tokenize(t) == new_tokenizer.tokenize(t)]
+    assert same_cut == ["a red circle."]  # "painted" is a v2 word: v2's BPE keeps it whole, v1's cuts it
+    with torch.no_grad():
+        assert torch.allclose(new.text_embeds(**new.tokenize(same_cut)), old.text_embeds(**old.tokenize(same_cut)))
+        old_table = old.model.text_model.embeddings.token_embedding.weight
+        new_row = new.model.text_model.embeddings.token_embedding.weight[new_tokenizer.convert_tokens_to_ids("Ġpainted")]
+        pieces = old.tokenizer.convert_tokens_to_ids(old.tokenizer.tokenize(" painted"))
+        assert len(pieces) > 1 and torch.allclose(new_row, old_table[pieces].mean(0))  # the mean of its v1 pieces
+    before = {k: v.clone() for k, v in old.model.state_dict().items()}
+    trained, result = train_clip(ClipRecipe(steps=2, batch_size=8, world="v2", warmup_steps=1), progress=False,
+                                 initial=old)
+    assert result.steps == 2 and trained.tokenizer is not old.tokenizer
+    assert all(torch.equal(v, old.model.state_dict()[k]) for k, v in before.items())  # the initial CLIP is untouched
+    assert not torch.equal(trained.model.vision_model.embeddings.patch_embedding.weight,
+                           before["vision_model.embeddings.patch_embedding.weight"])
+    with pytest.raises(TypeError, match="initial must be a ClipBundle"):
+        train_clip(ClipRecipe(steps=1), initial="tiny-clip-shapes")

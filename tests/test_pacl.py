@@ -173,23 +173,27 @@ def test_memory_tracker_counts_what_it_should():
     assert 8_000_000 <= tracker.peak_bytes <= 2_000_000 + 16_000_000 + 100
 
 
-def test_the_context_branch_starts_at_zero_and_reads_only_the_neighbouring_patches():
+def test_the_context_branch_starts_as_the_projection_and_reads_only_the_neighbouring_patches():
     from vlseg.pacl.embedder import VisionEmbedder
 
     torch.manual_seed(0)
     projection = torch.nn.Linear(12, 6, bias=False)
     per_patch = VisionEmbedder.from_projection(projection, hidden_dim=16)
     with_context = VisionEmbedder.from_projection(projection, hidden_dim=16, context_kernel=3)
-    with_context.mlp.load_state_dict(per_patch.mlp.state_dict())
     tokens = torch.randn(2, 25, 12)  # (B, T = 5 × 5, C)
-    assert torch.equal(with_context(tokens), per_patch(tokens))  # zero-initialised: PACL's e_v to begin with
-    torch.nn.init.normal_(with_context.context.weight)
+    assert torch.equal(with_context(tokens), projection(tokens))  # W_2 = 0: the projected tokens to begin with
+    assert torch.equal(per_patch(tokens), projection(tokens))
+    torch.nn.init.normal_(with_context.mlp[-1].weight)  # as after some training
     changed = tokens.clone()
     changed[:, 12] += 1.0  # the centre patch (2, 2) of the 5 × 5 grid
     moved = (with_context(changed) - with_context(tokens)).abs().sum(-1)[0].view(5, 5) > 1e-6
     expected = torch.zeros(5, 5, dtype=torch.bool)
-    expected[1:4, 1:4] = True  # its 3 × 3 neighbourhood, and nothing else
+    expected[1:4, 1:4] = True  # its 3 × 3 neighbourhood, through the hidden layer, and nothing else
     assert torch.equal(moved, expected)
+    with torch.no_grad():  # with the context weights at zero it is the paper's per-patch e_v
+        with_context.context.weight.zero_()
+        per_patch.mlp.load_state_dict(with_context.mlp.state_dict())
+    assert torch.allclose(with_context(tokens), per_patch(tokens), atol=1e-6)
     with pytest.raises(ValueError, match="context_kernel must be an odd positive integer"):
         VisionEmbedder(12, 6, context_kernel=2)
     with pytest.raises(ValueError, match="square grid"):

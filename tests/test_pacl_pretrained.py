@@ -1,4 +1,4 @@
-"""The shipped PACL embedder: made by the documented recipe, loads strictly, reproduces its recorded metrics."""
+"""The shipped PACL embedders: made by their documented recipes, load strictly, reproduce their recorded metrics."""
 
 import json
 from dataclasses import asdict
@@ -7,40 +7,51 @@ import pytest
 
 from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from vlseg.clip import build_tiny_clip
-from vlseg.pacl import PaclRecipe, evaluate_pacl_segmentation, pacl_image_accuracy
+from vlseg.pacl import evaluate_pacl_segmentation, pacl_image_accuracy
 from vlseg.checkpoint import WEIGHTS_DIR
-from vlseg.registry import entry
+from vlseg.registry import entry, names
 from vlseg.shipped import expected_config, load_weights, model_card
 
-NAME = "pacl-shapes"
+NAME = "pacl-shapes"  # the paper's protocol
+
+
+@pytest.fixture(scope="module", params=names("pacl"))
+def name(request):
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def card():
-    return model_card(NAME)
+def card(name):
+    return model_card(name)
 
 
 @pytest.fixture(scope="module")
-def model():
-    return load_weights(NAME, device="cpu")
+def model(name):
+    return load_weights(name, device="cpu")
 
 
-def test_card_agrees_with_the_code(card):
-    assert card["config"] == json.loads(json.dumps(expected_config(NAME)))
-    assert card["recipe"] == json.loads(json.dumps(asdict(PaclRecipe())))  # the documented recipe made these weights
-    assert card["command"] == entry(NAME).command == "python -m vlseg.train pacl-shapes" and card["steps"] == card["recipe"]["steps"]
+def test_card_agrees_with_the_code(name, card):
+    assert card["config"] == json.loads(json.dumps(expected_config(name)))
+    assert card["recipe"] == json.loads(json.dumps(asdict(entry(name).recipe)))  # the documented recipe made them
+    assert card["command"] == entry(name).command == f"python -m vlseg.train {name}" and card["steps"] == card["recipe"]["steps"]
 
 
-def test_only_the_embedder_and_logit_scale_are_shipped(model):
-    tensors, _ = load_checkpoint(WEIGHTS_DIR / f"{NAME}.safetensors")
+def test_the_paper_protocol_is_shipped_per_patch():
+    assert entry(NAME).recipe.context_kernel == 1 and "context_kernel" not in model_card(NAME)["config"]
+
+
+def test_only_the_embedder_and_logit_scale_are_shipped(name, model):
+    tensors, _ = load_checkpoint(WEIGHTS_DIR / f"{name}.safetensors")
     assert set(tensors) == set(model.state_dict())
     assert all(key.startswith(("embedder.", "loss.")) for key in tensors)
 
 
 def test_evaluation_reproduces_recorded_metrics(model, card):
+    world = card["eval"].get("world", "v1")
     segmentation, _ = evaluate_pacl_segmentation(model, n_scenes=card["eval"]["segmentation_scenes"],
-                                                 seed=card["eval"]["segmentation_seed"])
-    image = pacl_image_accuracy(model, n_per_class=card["eval"]["image_n_per_class"], seed=card["eval"]["image_seed"])
+                                                 seed=card["eval"]["segmentation_seed"], world=world)
+    image = pacl_image_accuracy(model, n_per_class=card["eval"]["image_n_per_class"], seed=card["eval"]["image_seed"],
+                                world=world)
     measured = segmentation | {f"image_{k}": v for k, v in image.items()}
     for key, recorded in card["metrics"].items():
         assert measured[key] == pytest.approx(recorded, abs=0.002), key

@@ -21,7 +21,7 @@ from vlseg.cris.evaluation import EVAL_SEED as CRIS_EVAL_SEED
 from vlseg.cris.evaluation import KIND_SCENES
 from vlseg.pacl import PaclModel, PaclRecipe, evaluate_pacl_segmentation, pacl_image_accuracy, train_pacl
 from vlseg.pacl.evaluation import EVAL_SCENES, EVAL_SEED, IMAGE_N_PER_CLASS, IMAGE_SEED
-from vlseg.text import TOKENIZER_FILE, shipped_tokenizer, tokenizer_digest
+from vlseg.text import shipped_tokenizer, tokenizer_digest, tokenizer_file
 from vlseg.training import TrainResult
 
 Model = Any  # a ClipBundle (for a CLIP) or an nn.Module (PACL, CRIS)
@@ -43,7 +43,7 @@ class ShippedModel:
     evaluate: Callable[[Model], Metrics]  # the metrics on the card, measured on the shipped (float16) weights
     minutes: int  # CPU minutes to train (2 cores), said before a retraining starts
     base: str | None = None
-    files: Callable[[Model, Any], None] | None = None  # extra files written next to the weights
+    files: Callable[[Model, Any, Any], None] | None = None  # (model, recipe, folder): extra files next to the weights
 
     @property
     def command(self) -> str:
@@ -60,20 +60,41 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
 
 
 # ---- the tiny CLIP -------------------------------------------------------------------------------------------------
-def _clip_config(recipe: ClipRecipe, base: None) -> dict[str, Any]:
-    return {"model": TINY_CLIP_SPEC, "tokenizer": tokenizer_digest(shipped_tokenizer())}
+def _clip_config(recipe: ClipRecipe, base: ClipBundle | None) -> dict[str, Any]:
+    config = {"model": TINY_CLIP_SPEC, "tokenizer": tokenizer_digest(shipped_tokenizer(recipe.world))}
+    if base is not None:  # continued from another shipped CLIP: refused if that one changes
+        config["from"] = state_digest(base.model.state_dict())
+    return config
 
 
-def _clip_evaluate(bundle: ClipBundle) -> Metrics:
-    metrics = evaluate_zero_shot(bundle)
-    return (_rounded({k: v for k, v in metrics.items() if k.startswith("top1")}),
-            {"n_per_class": metrics["n_per_class"], "seed": metrics["seed"]})
+def _clip_build(recipe: ClipRecipe, base: ClipBundle | None) -> ClipBundle:
+    return build_tiny_clip(shipped_tokenizer(recipe.world), seed=recipe.seed)
 
 
-def _write_tokenizer(bundle: ClipBundle, out_dir: Any) -> None:
-    path = out_dir / TOKENIZER_FILE
+def _clip_evaluator(world: str) -> Callable[[ClipBundle], Metrics]:
+    """Zero-shot top-1 on the CLIP's own world; a CLIP of another world than v1 is also scored on v1 and shifted."""
+
+    def evaluate(bundle: ClipBundle) -> Metrics:
+        metrics = evaluate_zero_shot(bundle, world=world)
+        card = {k: v for k, v in metrics.items() if k.startswith("top1")}
+        if world != "v1":
+            for other in ("v1", "shifted"):
+                scores = evaluate_zero_shot(bundle, world=other)
+                card |= {f"{other}_{k}": v for k, v in scores.items() if k.startswith("top1")}
+        how = {"n_per_class": metrics["n_per_class"], "seed": metrics["seed"]}
+        return _rounded(card), how if world == "v1" else how | {"world": world}
+
+    return evaluate
+
+
+def _write_tokenizer(bundle: ClipBundle, recipe: ClipRecipe, out_dir: Any) -> None:
+    path = out_dir / tokenizer_file(recipe.world)
     if not path.exists():
         bundle.tokenizer.backend_tokenizer.save(str(path))
+
+
+def _clip_train(recipe: ClipRecipe, base: ClipBundle | None, device: str | None) -> tuple[ClipBundle, TrainResult]:
+    return train_clip(recipe, device=device, eval_every=250, initial=base)
 
 
 # ---- PACL ----------------------------------------------------------------------------------------------------------
@@ -120,13 +141,18 @@ def _cris(name: str, summary: str, recipe: CrisRecipe) -> ShippedModel:
 REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
     ShippedModel(
         name="tiny-clip-shapes", family="clip", summary="the tiny CLIP (transformers' CLIPModel) trained on ShapesWorld",
-        recipe=ClipRecipe(), config=_clip_config, build=lambda recipe, base: build_tiny_clip(seed=recipe.seed),
-        train=lambda recipe, base, device: train_clip(recipe, device=device, eval_every=250),
-        evaluate=_clip_evaluate, minutes=30, files=_write_tokenizer),
+        recipe=ClipRecipe(), config=_clip_config, build=_clip_build, train=_clip_train,
+        evaluate=_clip_evaluator("v1"), minutes=30, files=_write_tokenizer),
     ShippedModel(
         name="pacl-shapes", family="pacl", summary="PACL's vision embedder on the frozen tiny CLIP",
         recipe=PaclRecipe(), config=_pacl_config, build=lambda recipe, base: PaclModel(base, recipe.model),
         train=_pacl_train, evaluate=_pacl_evaluate, minutes=20, base="tiny-clip-shapes"),
+    ShippedModel(
+        name="pacl-shapes-context", family="pacl",
+        summary="PACL's vision embedder with a 3×3 spatial-context branch (not in the paper), on the frozen tiny CLIP",
+        recipe=PaclRecipe(context_kernel=3, lr=3e-3), config=_pacl_config,
+        build=lambda recipe, base: PaclModel(base, recipe.model),
+        train=_pacl_train, evaluate=_pacl_evaluate, minutes=25, base="tiny-clip-shapes"),
     _cris("cris-shapes", "CRIS on the tiny CLIP, fine-tuned at 0.1× the head's learning rate", CrisRecipe()),
     _cris("cris-shapes-no-decoder", "ablation: CRIS without the vision-language decoder",
           CrisRecipe().with_model(use_decoder=False)),

@@ -147,7 +147,7 @@ def ship(name: str, recipe: Any = None, out_dir: Path | None = None, device: str
     card |= run_card(asdict(recipe), result) | {"metrics": metrics, "eval": how}
     path = write_model(out_dir, name, state, {"name": name} | spec.config(recipe, base), card)
     if spec.files is not None:
-        spec.files(model, out_dir)
+        spec.files(model, recipe, out_dir)
     print(f"wrote {path}")
     return path
 

@@ -24,6 +24,7 @@ from transformers import PreTrainedTokenizerFast
 from vlseg.checkpoint import WEIGHTS_DIR
 from vlseg.data import SEEN_CLASSES, generate_batch
 from vlseg.data.captions import with_article
+from vlseg.data.vocabulary import check_world
 
 BOS, EOS, PAD = "<|startoftext|>", "<|endoftext|>", "<|pad|>"
 SPECIAL_TOKENS = (BOS, EOS, PAD)
@@ -130,13 +131,19 @@ def load_shapes_tokenizer(path: str) -> PreTrainedTokenizerFast:
     return wrap_tokenizer(Tokenizer.from_file(str(path)))
 
 
-def shipped_tokenizer() -> PreTrainedTokenizerFast:
-    """The ShapesWorld tokenizer shipped with the weights (trained anew, deterministically, if the file is missing)."""
-    path = WEIGHTS_DIR / TOKENIZER_FILE
+def tokenizer_file(world: str = "v1") -> str:
+    """The file name of a world's shipped tokenizer: ``shapes-bpe.json`` for v1, ``shapes-<world>-bpe.json`` else."""
+    return TOKENIZER_FILE if world == "v1" else f"shapes-{world}-bpe.json"
+
+
+def shipped_tokenizer(world: str = "v1") -> PreTrainedTokenizerFast:
+    """The ShapesWorld tokenizer of ``world`` shipped with the weights (trained anew, deterministically, from that
+    world's training text if the file is missing)."""
+    path = WEIGHTS_DIR / tokenizer_file(check_world(world))
     if path.is_file():
         return load_shapes_tokenizer(str(path))
     warnings.warn(f"{path} not found: training the ShapesWorld tokenizer (about 10 s)", stacklevel=2)
-    return build_shapes_tokenizer()
+    return build_shapes_tokenizer(caption_corpus(world=world))
 
 
 def tokenizer_digest(tokenizer: PreTrainedTokenizerFast) -> str:

@@ -2,6 +2,7 @@
 
     python -m vlseg.train tiny-clip-shapes          # the tiny ShapesWorld CLIP -> src/vlseg/weights/
     python -m vlseg.train pacl-shapes               # PACL's vision embedder on the frozen tiny CLIP
+    python -m vlseg.train pacl-shapes-context       # the same with a 3×3 spatial-context branch (not in PACL)
     python -m vlseg.train cris-shapes               # CRIS (also cris-shapes-no-decoder, cris-shapes-dot)
     python -m vlseg.train --list                    # every shipped model, with its expected training time
     torchrun --nproc_per_node=N -m vlseg.train NAME # the same on N processes (GPUs, or CPU processes with gloo)

@@ -21,11 +21,14 @@ The recipe (what was measured to work on a 2-core CPU is written down in chapter
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+import torch
 from torch import Tensor
+from transformers import PreTrainedTokenizerFast
 
 from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
 from vlseg.clip_training.evaluation import evaluate_zero_shot
@@ -35,7 +38,7 @@ from vlseg.data.vocabulary import check_world
 from vlseg.distributed import world
 from vlseg.losses import clip_loss, infonce_mi_lower_bound
 from vlseg.pacl.loss import pacl_loss
-from vlseg.text import build_shapes_tokenizer, caption_corpus
+from vlseg.text import shipped_tokenizer
 from vlseg.training import Recipe, TrainResult, fit
 
 MIXED_STREAM = 1_000_000  # block offset of the one-object half of mixed batches
@@ -101,6 +104,34 @@ def clip_step_fn(bundle: ClipBundle, recipe: ClipRecipe) -> Callable[[int], dict
     return step
 
 
+@torch.no_grad()
+def with_tokenizer(bundle: ClipBundle, tokenizer: PreTrainedTokenizerFast) -> ClipBundle:
+    """A copy of ``bundle`` that reads text with ``tokenizer``, its token embeddings carried over from the old one.
+
+    A new vocabulary's token is a byte-level string; the old BPE cuts that same string into its own tokens, and the
+    new row is the mean of their embeddings (a token both vocabularies share keeps its row exactly). Everything
+    else — positions, the text transformer, the vision tower — is copied unchanged. Used to continue a CLIP trained
+    on one world on another world's text, whose tokenizer fits that text (v1's BPE cuts v2's captions to up to 48
+    tokens, past the context of 32; v2's own BPE keeps them under it).
+    """
+    old_model = bundle.tokenizer.backend_tokenizer.model
+    new = copy.deepcopy(bundle)
+    new.tokenizer = tokenizer
+    old_table = bundle.model.text_model.embeddings.token_embedding.weight  # (V, W)
+    new_table = new.model.text_model.embeddings.token_embedding.weight  # (V, W)
+    if len(tokenizer) > new_table.shape[0]:
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the CLIP's embedding table has only "
+                         f"{new_table.shape[0]} rows")
+    for token, new_id in tokenizer.get_vocab().items():
+        old_id = bundle.tokenizer.convert_tokens_to_ids(token)
+        if token in bundle.tokenizer.get_vocab():
+            new_table[new_id] = old_table[old_id]
+        else:  # cut by the old BPE into pieces it knows (byte-level: always possible)
+            pieces = [piece.id for piece in old_model.tokenize(token)]
+            new_table[new_id] = old_table[pieces].mean(0)
+    return new
+
+
 def train_clip(
     recipe: ClipRecipe = ClipRecipe(),
     *,
@@ -109,15 +140,26 @@ def train_clip(
     checkpoint_path: str | Path | None = None,
     resume: bool = False,
     eval_every: int = 0,
+    initial: ClipBundle | None = None,
 ) -> tuple[ClipBundle, TrainResult]:
-    """Train a tiny CLIP from scratch with ``recipe``. Returns the model and its training history.
+    """Train a tiny CLIP with ``recipe``: from scratch, or on from a copy of ``initial``. Returns the model and its
+    training history.
 
-    With ``eval_every``, zero-shot accuracy (10 validation scenes per class) is measured every
-    ``eval_every`` steps: the accuracy-against-training-time curve.
+    ``initial`` (a curriculum across worlds, e.g. the v1 CLIP continued on v2) is copied, with its token embeddings
+    carried over to the new world's tokenizer (:func:`with_tokenizer`); ``initial`` itself is not changed. With ``eval_every``, zero-shot accuracy
+    (10 validation scenes per class) is measured every ``eval_every`` steps: the accuracy-against-training-time curve.
     """
-    # ShapesWorld "v1" keeps the shipped tokenizer; another world gets one trained on its own training text
-    tokenizer = None if recipe.world == "v1" else build_shapes_tokenizer(caption_corpus(world=recipe.world))
-    bundle = build_tiny_clip(tokenizer, seed=recipe.seed)
+    if initial is not None:
+        if not isinstance(initial, ClipBundle):
+            raise TypeError(f"initial must be a ClipBundle (e.g. vlseg.pretrained('tiny-clip-shapes')) or None; "
+                            f"got {type(initial).__name__}")
+        bundle = (copy.deepcopy(initial) if recipe.world == "v1"
+                  else with_tokenizer(initial, shipped_tokenizer(recipe.world)))
+        for param in bundle.model.parameters():
+            param.requires_grad_(True)
+    else:
+        # each world has its tokenizer, trained on its own training text
+        bundle = build_tiny_clip(shipped_tokenizer(recipe.world), seed=recipe.seed)
 
     def quick_eval() -> dict[str, float]:
         metrics = evaluate_zero_shot(bundle, n_per_class=10, world=recipe.world)
