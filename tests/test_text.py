@@ -58,3 +58,20 @@ def test_check_texts():
         check_texts([])
     with pytest.raises(ValueError, match=r"texts\[1\] is an empty string"):
         check_texts(["a", "  "])
+
+
+def test_each_world_ships_the_tokenizer_its_training_text_makes_and_no_heldout_phrasing_in_it():
+    from vlseg.data.referring import HELDOUT_ONLY_WORDS
+    from vlseg.text import tokenizer_digest, tokenizer_file
+    from vlseg.checkpoint import WEIGHTS_DIR
+
+    assert tokenizer_file("v1") == "shapes-bpe.json" and tokenizer_file("v2") == "shapes-v2-bpe.json"
+    assert (WEIGHTS_DIR / tokenizer_file("v2")).is_file()
+    v2 = shipped_tokenizer("v2")
+    assert tokenizer_digest(v2) == tokenizer_digest(build_shapes_tokenizer(caption_corpus(world="v2")))
+    assert tokenizer_digest(v2) != tokenizer_digest(shipped_tokenizer("v1"))
+    assert len(v2("a small square painted yellow.", add_special_tokens=False)["input_ids"]) == 6  # v2's words whole
+    vocabulary = v2.get_vocab()
+    assert not [word for word in HELDOUT_ONLY_WORDS if f"Ġ{word}" in vocabulary]  # never seen in training text
+    with pytest.raises(ValueError, match="world must be one of"):
+        shipped_tokenizer("v3")
