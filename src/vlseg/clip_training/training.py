@@ -122,10 +122,10 @@ def with_tokenizer(bundle: ClipBundle, tokenizer: PreTrainedTokenizerFast) -> Cl
     if len(tokenizer) > new_table.shape[0]:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the CLIP's embedding table has only "
                          f"{new_table.shape[0]} rows")
+    old_vocabulary = bundle.tokenizer.get_vocab()
     for token, new_id in tokenizer.get_vocab().items():
-        old_id = bundle.tokenizer.convert_tokens_to_ids(token)
-        if token in bundle.tokenizer.get_vocab():
-            new_table[new_id] = old_table[old_id]
+        if token in old_vocabulary:
+            new_table[new_id] = old_table[old_vocabulary[token]]
         else:  # cut by the old BPE into pieces it knows (byte-level: always possible)
             pieces = [piece.id for piece in old_model.tokenize(token)]
             new_table[new_id] = old_table[pieces].mean(0)
