@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import torch
 from safetensors import safe_open
@@ -40,7 +40,7 @@ class CorruptCheckpointError(ValueError):
     """The file is not a readable safetensors checkpoint (truncated, overwritten, or tensors of the wrong shape)."""
 
 
-def _corrupt(path: Path, err: Exception, rebuild: str | None) -> CorruptCheckpointError:
+def corrupt_error(path: Path, err: Exception, rebuild: str | None) -> CorruptCheckpointError:
     how = f" Rebuild it with `{rebuild}`, or delete it." if rebuild else " Delete it and write it again."
     return CorruptCheckpointError(f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err}).{how}")
 
@@ -87,7 +87,7 @@ def read_metadata(path: str | Path, rebuild: str | None = None) -> dict[str, Any
             raw = (handle.metadata() or {}).get(METADATA_KEY)
         metadata = None if raw is None else json.loads(raw)
     except Exception as err:  # safetensors raises its own SafetensorError (and others) for damaged files
-        raise _corrupt(path, err, rebuild) from err
+        raise corrupt_error(path, err, rebuild) from err
     if metadata is None:
         raise CheckpointMismatchError(f"{path} is not a vlseg checkpoint (no '{METADATA_KEY}' metadata)")
     return metadata
@@ -132,7 +132,7 @@ def load_checkpoint(
             for name in handle.keys():
                 tensors[name] = handle.get_tensor(name)
     except Exception as err:
-        raise _corrupt(Path(path), err, rebuild) from err
+        raise corrupt_error(Path(path), err, rebuild) from err
     return tensors, metadata
 
 
@@ -142,7 +142,7 @@ def load_state_strictly(module: torch.nn.Module, tensors: dict[str, Tensor], pat
     try:
         module.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
     except RuntimeError as err:
-        raise _corrupt(Path(path), ValueError(str(err).split("\n")[0] + " …"), rebuild) from err
+        raise corrupt_error(Path(path), ValueError(str(err).split("\n")[0] + " …"), rebuild) from err
 
 
 def state_digest(state: dict[str, Tensor]) -> str:
@@ -162,11 +162,13 @@ def rounded_state(module: torch.nn.Module) -> dict[str, Tensor]:
 
 
 def write_model(out_dir: str | Path, name: str, state: dict[str, Tensor], config: dict[str, Any],
-                card: dict[str, Any]) -> Path:
-    """Weights as float16 safetensors (``config`` in the metadata) and the JSON card, both written atomically."""
+                card: dict[str, Any], keep_dtype: Collection[str] = ()) -> Path:
+    """Weights as float16 safetensors (``config`` in the metadata) and the JSON card, both written atomically.
+
+    Floating tensors are written as float16, except those named in ``keep_dtype``; others (int8, int64) as they are."""
     out_dir = Path(out_dir)
-    path = save_checkpoint(out_dir / f"{name}.safetensors", {k: v.to(torch.float16) for k, v in state.items()},
-                           {"config": config})
+    tensors = {k: v.to(torch.float16) if v.is_floating_point() and k not in keep_dtype else v for k, v in state.items()}
+    path = save_checkpoint(out_dir / f"{name}.safetensors", tensors, {"config": config})
     tmp = out_dir / f"{name}.json.tmp"
     tmp.write_text(json.dumps({"name": name, "config": config} | card, indent=1) + "\n")
     os.replace(tmp, out_dir / f"{name}.json")

@@ -18,7 +18,7 @@ from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
 from vlseg.clip_training import ClipRecipe, evaluate_zero_shot, train_clip
 from vlseg.cris import CRIS, CrisRecipe, EVAL_SETS, evaluate_on_sets, train_cris
 from vlseg.cris.evaluation import EVAL_SEED as CRIS_EVAL_SEED
-from vlseg.cris.evaluation import KIND_SCENES
+from vlseg.cris.evaluation import KIND_SCENES, OTHER_WORLD_SETS
 from vlseg.pacl import PaclModel, PaclRecipe, evaluate_pacl_segmentation, pacl_image_accuracy, train_pacl
 from vlseg.pacl.evaluation import EVAL_SCENES, EVAL_SEED, IMAGE_N_PER_CLASS, IMAGE_SEED
 from vlseg.text import shipped_tokenizer, tokenizer_digest, tokenizer_file
@@ -44,6 +44,7 @@ class ShippedModel:
     minutes: int  # CPU minutes to train (2 cores), said before a retraining starts
     base: str | None = None
     files: Callable[[Model, Any, Any], None] | None = None  # (model, recipe, folder): extra files next to the weights
+    fine_tuned_base: str | None = None  # state-dict prefix of a fine-tuned copy of the base, shipped as int8 deltas
 
     @property
     def command(self) -> str:
@@ -108,15 +109,26 @@ def _pacl_config(recipe: PaclRecipe, base: ClipBundle) -> dict[str, Any]:
 
 def _pacl_train(recipe: PaclRecipe, base: ClipBundle, device: str | None) -> tuple[PaclModel, TrainResult]:
     return train_pacl(base, recipe, device=device, eval_every=250,
-                      eval_fn=lambda model: evaluate_pacl_segmentation(model, n_scenes=200)[0])
+                      eval_fn=lambda model: evaluate_pacl_segmentation(model, n_scenes=200, world=recipe.world)[0])
 
 
-def _pacl_evaluate(model: PaclModel) -> Metrics:
-    segmentation, _ = evaluate_pacl_segmentation(model)
-    image_level = pacl_image_accuracy(model)
-    return (_rounded(segmentation | {f"image_{k}": v for k, v in image_level.items()}),
-            {"segmentation_scenes": EVAL_SCENES, "segmentation_seed": EVAL_SEED,
-             "image_n_per_class": IMAGE_N_PER_CLASS, "image_seed": IMAGE_SEED})
+def _pacl_evaluator(world: str) -> Callable[[PaclModel], Metrics]:
+    """Segmentation and φ̂'s image-level accuracy on the embedder's own world; an embedder of another world than v1
+    is also segmenting v1 and the shifted world (``v1_miou``, ``shifted_miou``, ...)."""
+
+    def evaluate(model: PaclModel) -> Metrics:
+        segmentation, _ = evaluate_pacl_segmentation(model, world=world)
+        image_level = pacl_image_accuracy(model, world=world)
+        card = segmentation | {f"image_{k}": v for k, v in image_level.items()}
+        if world != "v1":
+            for other in ("v1", "shifted"):
+                scores, _ = evaluate_pacl_segmentation(model, world=other)
+                card |= {f"{other}_{k}": v for k, v in scores.items()}
+        how = {"segmentation_scenes": EVAL_SCENES, "segmentation_seed": EVAL_SEED,
+               "image_n_per_class": IMAGE_N_PER_CLASS, "image_seed": IMAGE_SEED}
+        return _rounded(card), how if world == "v1" else how | {"world": world}
+
+    return evaluate
 
 
 # ---- CRIS ----------------------------------------------------------------------------------------------------------
@@ -124,18 +136,25 @@ def _cris_config(recipe: CrisRecipe, base: ClipBundle) -> dict[str, Any]:
     return {"model": recipe.model.as_dict(), "clip": state_digest(base.model.state_dict())}
 
 
-def _cris_evaluate(model: CRIS) -> Metrics:
-    metrics = evaluate_on_sets(model.predict)
-    return ({split: _rounded(values) for split, values in metrics.items()},
-            {"seed": CRIS_EVAL_SEED, "sets": EVAL_SETS, "kinds_scenes": KIND_SCENES})
+def _cris_evaluator(world: str) -> Callable[[CRIS], Metrics]:
+    """The evaluation sets (and kinds) in the model's own world; a model of another world than v1 is also scored on
+    held-out phrasings, on v1 and on the shifted world (:data:`vlseg.cris.evaluation.OTHER_WORLD_SETS`)."""
+
+    def evaluate(model: CRIS) -> Metrics:
+        metrics = evaluate_on_sets(model.predict, world=world)
+        how = {"seed": CRIS_EVAL_SEED, "sets": EVAL_SETS, "kinds_scenes": KIND_SCENES}
+        return ({split: _rounded(values) for split, values in metrics.items()},
+                how if world == "v1" else how | {"world": world, "other_sets": OTHER_WORLD_SETS})
+
+    return evaluate
 
 
-def _cris(name: str, summary: str, recipe: CrisRecipe) -> ShippedModel:
+def _cris(name: str, summary: str, recipe: CrisRecipe, base: str = "tiny-clip-shapes") -> ShippedModel:
     return ShippedModel(
         name=name, family="cris", summary=summary, recipe=recipe, config=_cris_config,
         build=lambda recipe, base: CRIS(base, recipe.model),
         train=lambda recipe, base, device: train_cris(base, recipe, device=device, eval_every=250),
-        evaluate=_cris_evaluate, minutes=25, base="tiny-clip-shapes")
+        evaluate=_cris_evaluator(recipe.world), minutes=25, base=base, fine_tuned_base="clip.")
 
 
 REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
@@ -144,20 +163,39 @@ REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
         recipe=ClipRecipe(), config=_clip_config, build=_clip_build, train=_clip_train,
         evaluate=_clip_evaluator("v1"), minutes=30, files=_write_tokenizer),
     ShippedModel(
+        name="tiny-clip-shapes-v2", family="clip",
+        summary="the tiny CLIP continued on the wider ShapesWorld v2 (a curriculum: v1 first, then v2)",
+        recipe=ClipRecipe(world="v2", steps=4000, lr=1e-3, single_object_fraction=0.3), config=_clip_config,
+        build=_clip_build, train=_clip_train, evaluate=_clip_evaluator("v2"), minutes=40, files=_write_tokenizer,
+        base="tiny-clip-shapes"),
+    ShippedModel(
         name="pacl-shapes", family="pacl", summary="PACL's vision embedder on the frozen tiny CLIP",
         recipe=PaclRecipe(), config=_pacl_config, build=lambda recipe, base: PaclModel(base, recipe.model),
-        train=_pacl_train, evaluate=_pacl_evaluate, minutes=20, base="tiny-clip-shapes"),
+        train=_pacl_train, evaluate=_pacl_evaluator("v1"), minutes=20, base="tiny-clip-shapes"),
     ShippedModel(
         name="pacl-shapes-context", family="pacl",
         summary="PACL's vision embedder with a 3×3 spatial-context branch (not in the paper), on the frozen tiny CLIP",
         recipe=PaclRecipe(context_kernel=3, lr=3e-3), config=_pacl_config,
         build=lambda recipe, base: PaclModel(base, recipe.model),
-        train=_pacl_train, evaluate=_pacl_evaluate, minutes=25, base="tiny-clip-shapes"),
+        train=_pacl_train, evaluate=_pacl_evaluator("v1"), minutes=25, base="tiny-clip-shapes"),
+    ShippedModel(
+        name="pacl-shapes-v2", family="pacl",
+        summary="PACL's vision embedder (the paper's protocol) on the frozen v2 CLIP, trained on v2",
+        recipe=PaclRecipe(world="v2"), config=_pacl_config, build=lambda recipe, base: PaclModel(base, recipe.model),
+        train=_pacl_train, evaluate=_pacl_evaluator("v2"), minutes=20, base="tiny-clip-shapes-v2"),
+    ShippedModel(
+        name="pacl-shapes-v2-context", family="pacl",
+        summary="PACL's embedder with the 3×3 context branch (not in the paper), on the frozen v2 CLIP, trained on v2",
+        recipe=PaclRecipe(world="v2", context_kernel=3, lr=3e-3), config=_pacl_config,
+        build=lambda recipe, base: PaclModel(base, recipe.model),
+        train=_pacl_train, evaluate=_pacl_evaluator("v2"), minutes=25, base="tiny-clip-shapes-v2"),
     _cris("cris-shapes", "CRIS on the tiny CLIP, fine-tuned at 0.1× the head's learning rate", CrisRecipe()),
     _cris("cris-shapes-no-decoder", "ablation: CRIS without the vision-language decoder",
           CrisRecipe().with_model(use_decoder=False)),
     _cris("cris-shapes-dot", "ablation: a 1×1 dot product instead of CRIS's 3×3 dynamic kernel",
           CrisRecipe().with_model(kernel_size=1)),
+    _cris("cris-shapes-v2", "CRIS on the v2 CLIP, trained on ShapesWorld v2", CrisRecipe(world="v2"),
+          base="tiny-clip-shapes-v2"),
 )}
 
 

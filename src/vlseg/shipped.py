@@ -23,10 +23,11 @@ from typing import Any
 import torch
 
 from vlseg import checkpoint
-from vlseg.checkpoint import (CheckpointMismatchError, check_writable, load_checkpoint, load_state_strictly,
-                              rounded_state, write_model)
+from vlseg.checkpoint import (CheckpointMismatchError, check_writable, corrupt_error, load_checkpoint,
+                              load_state_strictly, rounded_state, write_model)
 from vlseg.checks import check_path
 from vlseg.clip import ClipBundle
+from vlseg.deltas import SCALE, decode_deltas, encode_deltas
 from vlseg.device import pick_device
 from vlseg.distributed import rank_device, world
 from vlseg.registry import Model, entry, recipe_with, trained_module
@@ -90,6 +91,11 @@ def load_weights(name: str, weights_dir: Path | None = None, device: str | None 
     folder = check_path(weights_dir, "weights_dir") if weights_dir is not None else checkpoint.WEIGHTS_DIR
     path = Path(folder) / f"{name}.safetensors"
     tensors, _ = load_checkpoint(path, expected_config=expected_config(name, base), rebuild=spec.command)
+    if spec.fine_tuned_base is not None:  # the fine-tuned CLIP is stored as int8 differences from ``base``
+        try:
+            tensors = decode_deltas(tensors, base.model.state_dict(), spec.fine_tuned_base)
+        except ValueError as err:
+            raise corrupt_error(path, err, spec.command) from err
     model = spec.build(spec.recipe, base)
     load_state_strictly(trained_module(model), tensors, path, spec.command)
     trained_module(model).eval()
@@ -122,6 +128,12 @@ def pretrained(name: str = "tiny-clip-shapes", device: str | None = None, retrai
     return load_weights(name, checkpoint.CACHE_DIR, device)
 
 
+def stored_note(spec: Any) -> str:
+    """What a card says about weights stored as differences from their base (:mod:`vlseg.deltas`)."""
+    return (f"{spec.fine_tuned_base}* as int8 differences from {spec.base} (one scale per row; vlseg.deltas); "
+            "metrics measured on the decoded weights")
+
+
 def ship(name: str, recipe: Any = None, out_dir: Path | None = None, device: str | None = None) -> Path:
     """Train ``name`` with its recipe (or ``recipe``), evaluate it on the weights as shipped (float16), and write
     weights + model card into ``out_dir`` (default: the package's weights folder). Returns the weights' path.
@@ -139,13 +151,20 @@ def ship(name: str, recipe: Any = None, out_dir: Path | None = None, device: str
         return path  # rank 0 evaluates and writes
     model.to("cpu")
     base = base.to("cpu") if base is not None else None
-    state = rounded_state(trained_module(model))
+    state = stored = rounded_state(trained_module(model))
+    if spec.fine_tuned_base is not None:  # ship the fine-tuned CLIP as int8 differences from the base, measure that
+        base_state = base.model.state_dict()
+        stored = encode_deltas(state, base_state, spec.fine_tuned_base)
+        trained_module(model).load_state_dict(decode_deltas(stored, base_state, spec.fine_tuned_base))
     metrics, how = spec.evaluate(model)
     card = {"command": spec.command if recipe == spec.recipe else f"{spec.command} --steps {recipe.steps}",
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
             "device": device if not here.is_distributed else f"{here.size} processes on {torch.device(device).type}"}
     card |= run_card(asdict(recipe), result) | {"metrics": metrics, "eval": how}
-    path = write_model(out_dir, name, state, {"name": name} | spec.config(recipe, base), card)
+    if spec.fine_tuned_base is not None:
+        card["stored"] = stored_note(spec)
+    path = write_model(out_dir, name, stored, {"name": name} | spec.config(recipe, base), card,
+                       keep_dtype=[key for key in stored if key.endswith(SCALE)])
     if spec.files is not None:
         spec.files(model, recipe, out_dir)
     print(f"wrote {path}")

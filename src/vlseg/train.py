@@ -1,9 +1,11 @@
 """The command line that trains a shipped model, derived from :mod:`vlseg.registry`::
 
     python -m vlseg.train tiny-clip-shapes          # the tiny ShapesWorld CLIP -> src/vlseg/weights/
+    python -m vlseg.train tiny-clip-shapes-v2       # that CLIP continued on the wider world v2 (needs the first)
     python -m vlseg.train pacl-shapes               # PACL's vision embedder on the frozen tiny CLIP
     python -m vlseg.train pacl-shapes-context       # the same with a 3×3 spatial-context branch (not in PACL)
-    python -m vlseg.train cris-shapes               # CRIS (also cris-shapes-no-decoder, cris-shapes-dot)
+    python -m vlseg.train pacl-shapes-v2            # PACL's embedder on the v2 CLIP, trained on v2 (also -context)
+    python -m vlseg.train cris-shapes               # CRIS (also cris-shapes-no-decoder, cris-shapes-dot, cris-shapes-v2)
     python -m vlseg.train --list                    # every shipped model, with its expected training time
     torchrun --nproc_per_node=N -m vlseg.train NAME # the same on N processes (GPUs, or CPU processes with gloo)
 

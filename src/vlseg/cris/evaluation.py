@@ -26,6 +26,12 @@ EVAL_SETS: dict[str, dict[str, Any]] = {
     "held-out scenes": {"n_scenes": 400, "heldout_names": False},
     "held-out class names": {"n_scenes": 1200, "heldout_names": True},
 }
+OTHER_WORLD_SETS: dict[str, dict[str, Any]] = {
+    # a model trained on v2 is also scored here (held-out scenes, no held-out class names):
+    "held-out phrasings": {"n_scenes": 400, "heldout_names": False, "world": "v2", "phrasings": "heldout"},
+    "v1": {"n_scenes": 400, "heldout_names": False, "world": "v1"},
+    "shifted": {"n_scenes": 400, "heldout_names": False, "world": "shifted"},
+}
 KIND_SCENES = 800  # validation scenes per expression kind for the by-kind scores (one expression of that kind each)
 
 
@@ -93,11 +99,17 @@ def evaluate_cris(model: CRIS, n_scenes: int = 400, seed: int = EVAL_SEED, heldo
                               phrasings=phrasings, styles=styles)
 
 
-def evaluate_on_sets(predict: PredictFn) -> dict[str, dict[str, float]]:
-    """The chapter's table: every :data:`EVAL_SETS` entry, plus mIoU by expression kind on held-out scenes."""
-    results = {name: evaluate_referring(predict, **arguments) for name, arguments in EVAL_SETS.items()}
+def evaluate_on_sets(predict: PredictFn, world: str = "v1") -> dict[str, dict[str, float]]:
+    """The chapter's table: every :data:`EVAL_SETS` entry, plus mIoU by expression kind on held-out scenes, all in
+    ShapesWorld ``world``. In "v2" also every :data:`OTHER_WORLD_SETS` entry (held-out phrasings, v1, shifted)."""
+    if world not in ("v1", "v2"):
+        raise ValueError(f"world must be ShapesWorld's 'v1' or 'v2' (the worlds a model trains on); got {world!r}")
+    results = {name: evaluate_referring(predict, **arguments, world=world) for name, arguments in EVAL_SETS.items()}
     for kind in KINDS:
-        results[kind] = evaluate_referring(predict, n_scenes=KIND_SCENES, heldout_names=False, kinds=(kind,))
+        results[kind] = evaluate_referring(predict, n_scenes=KIND_SCENES, heldout_names=False, kinds=(kind,),
+                                           world=world)
+    if world != "v1":
+        results |= {name: evaluate_referring(predict, **arguments) for name, arguments in OTHER_WORLD_SETS.items()}
     return results
 
 
