@@ -40,7 +40,8 @@ def encode_deltas(state: dict[str, Tensor], base: dict[str, Tensor], prefix: str
         delta = (weight.float() - base[key].float()).reshape(_rows(weight), -1)  # (rows, cols)
         scale = delta.abs().amax(dim=1) / 127  # (rows,)
         safe = torch.where(scale > 0, scale, torch.ones_like(scale))
-        stored[name + QUANTISED] = torch.round(delta / safe[:, None]).clamp(-127, 127).to(torch.int8).reshape(weight.shape)
+        quantised = torch.round(delta / safe[:, None]).clamp(-127, 127).to(torch.int8)  # (rows, cols)
+        stored[name + QUANTISED] = quantised.reshape(weight.shape)
         stored[name + SCALE] = scale
     return stored
 

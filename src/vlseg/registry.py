@@ -131,6 +131,14 @@ def _pacl_evaluator(world: str) -> Callable[[PaclModel], Metrics]:
     return evaluate
 
 
+def _pacl(name: str, summary: str, recipe: PaclRecipe, minutes: int = 25,
+          base: str = "tiny-clip-shapes") -> ShippedModel:
+    return ShippedModel(
+        name=name, family="pacl", summary=summary, recipe=recipe, config=_pacl_config,
+        build=lambda recipe, base: PaclModel(base, recipe.model), train=_pacl_train,
+        evaluate=_pacl_evaluator(recipe.world), minutes=minutes, base=base)
+
+
 # ---- CRIS ----------------------------------------------------------------------------------------------------------
 def _cris_config(recipe: CrisRecipe, base: ClipBundle) -> dict[str, Any]:
     return {"model": recipe.model.as_dict(), "clip": state_digest(base.model.state_dict())}
@@ -168,27 +176,15 @@ REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
         recipe=ClipRecipe(world="v2", steps=4000, lr=1e-3, single_object_fraction=0.3), config=_clip_config,
         build=_clip_build, train=_clip_train, evaluate=_clip_evaluator("v2"), minutes=40, files=_write_tokenizer,
         base="tiny-clip-shapes"),
-    ShippedModel(
-        name="pacl-shapes", family="pacl", summary="PACL's vision embedder on the frozen tiny CLIP",
-        recipe=PaclRecipe(), config=_pacl_config, build=lambda recipe, base: PaclModel(base, recipe.model),
-        train=_pacl_train, evaluate=_pacl_evaluator("v1"), minutes=20, base="tiny-clip-shapes"),
-    ShippedModel(
-        name="pacl-shapes-context", family="pacl",
-        summary="PACL's vision embedder with a 3×3 spatial-context branch (not in the paper), on the frozen tiny CLIP",
-        recipe=PaclRecipe(context_kernel=3, lr=3e-3), config=_pacl_config,
-        build=lambda recipe, base: PaclModel(base, recipe.model),
-        train=_pacl_train, evaluate=_pacl_evaluator("v1"), minutes=25, base="tiny-clip-shapes"),
-    ShippedModel(
-        name="pacl-shapes-v2", family="pacl",
-        summary="PACL's vision embedder (the paper's protocol) on the frozen v2 CLIP, trained on v2",
-        recipe=PaclRecipe(world="v2"), config=_pacl_config, build=lambda recipe, base: PaclModel(base, recipe.model),
-        train=_pacl_train, evaluate=_pacl_evaluator("v2"), minutes=20, base="tiny-clip-shapes-v2"),
-    ShippedModel(
-        name="pacl-shapes-v2-context", family="pacl",
-        summary="PACL's embedder with the 3×3 context branch (not in the paper), on the frozen v2 CLIP, trained on v2",
-        recipe=PaclRecipe(world="v2", context_kernel=3, lr=3e-3), config=_pacl_config,
-        build=lambda recipe, base: PaclModel(base, recipe.model),
-        train=_pacl_train, evaluate=_pacl_evaluator("v2"), minutes=25, base="tiny-clip-shapes-v2"),
+    _pacl("pacl-shapes", "PACL's vision embedder on the frozen tiny CLIP", PaclRecipe(), minutes=20),
+    _pacl("pacl-shapes-context",
+          "PACL's vision embedder with a 3×3 spatial-context branch (not in the paper), on the frozen tiny CLIP",
+          PaclRecipe(context_kernel=3, lr=3e-3)),
+    _pacl("pacl-shapes-v2", "PACL's vision embedder (the paper's protocol) on the frozen v2 CLIP, trained on v2",
+          PaclRecipe(world="v2"), minutes=20, base="tiny-clip-shapes-v2"),
+    _pacl("pacl-shapes-v2-context",
+          "PACL's embedder with the 3×3 context branch (not in the paper), on the frozen v2 CLIP, trained on v2",
+          PaclRecipe(world="v2", context_kernel=3, lr=3e-3), base="tiny-clip-shapes-v2"),
     _cris("cris-shapes", "CRIS on the tiny CLIP, fine-tuned at 0.1× the head's learning rate", CrisRecipe()),
     _cris("cris-shapes-no-decoder", "ablation: CRIS without the vision-language decoder",
           CrisRecipe().with_model(use_decoder=False)),
