@@ -48,20 +48,25 @@ def run(*cmd: str | Path, what: str = "", **kwargs) -> None:
         raise TaskFailed(f"{what or Path(str(cmd[0])).name} failed (exit status {result.returncode}); see the output above")
 
 
+def failure_paragraph(notebook: Path, text: str, report: Path) -> str:
+    """A notebook's failure in four lines: the notebook, the failing cell, the error, the report with the traceback.
+
+    ``text`` is what nbclient's CellExecutionError says: the cell between two dashed lines, then the traceback."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # IPython's colours
+    cell = re.search(r"-{10,}\n(.*?)\n-{10,}", text, re.S)
+    source = cell.group(1).strip().splitlines() if cell else []
+    errors = [line for line in text.splitlines() if re.match(r"^\w*(Error|Exception|Interrupt)\b", line.strip())]
+    return (f"  notebook: {notebook}\n"
+            f"  cell:     {' | '.join(source[:3]) or '(see the report)'}{' …' if len(source) > 3 else ''}\n"
+            f"  error:    {errors[-1].strip() if errors else '(see the report)'}\n"
+            f"  report:   {report}")
+
+
 def failed_notebooks() -> list[str]:
     """One paragraph per execution report jupyter-book wrote: the notebook, the failing cell, the error, the report."""
-    found = []
-    for report in sorted(REPORTS.rglob("*.log")) if REPORTS.exists() else []:
-        text = report.read_text(errors="replace")
-        cell = re.search(r"-{10,}\n(.*?)\n-{10,}", text, re.S)
-        source = cell.group(1).strip().splitlines() if cell else []
-        errors = [line for line in text.splitlines() if re.match(r"^\w*(Error|Exception|Interrupt)\b", line.strip())]
-        notebook = report.relative_to(REPORTS).with_suffix("").with_suffix(".ipynb")
-        found.append(f"  notebook: {notebook}\n"
-                     f"  cell:     {' | '.join(source[:3]) or '(see the report)'}{' …' if len(source) > 3 else ''}\n"
-                     f"  error:    {errors[-1].strip() if errors else '(see the report)'}\n"
-                     f"  report:   {report}")
-    return found
+    return [failure_paragraph(report.relative_to(REPORTS).with_suffix("").with_suffix(".ipynb"),
+                              report.read_text(errors="replace"), report)
+            for report in (sorted(REPORTS.rglob("*.log")) if REPORTS.exists() else [])]
 
 
 def ensure_venv() -> None:
@@ -108,6 +113,7 @@ def book() -> None:
     env = dict(os.environ, PATH=f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}")
     if REPORTS.exists():
         shutil.rmtree(REPORTS)  # reports of an earlier build would be mistaken for this one's
+    run(PY, ROOT / "tasks.py", "execute-notebooks", what="executing the notebooks", env=env)
     try:
         run(VENV / "bin" / "jupyter-book", "build", ".", "--all", "-W", "--keep-going", what="the book build", env=env)
     except TaskFailed as failure:
@@ -118,6 +124,106 @@ def book() -> None:
     finally:
         state = "built" if SITE.exists() else "not built (no index.html)"
         print(f"site: {SITE} ({state})", flush=True)
+
+
+def book_notebooks(root: Path = ROOT) -> list[Path]:
+    """The notebooks of the book's table of contents (_toc.yml), in its order."""
+    import yaml  # in .venv (jupyter-book's dependency)
+
+    def files(entries: list) -> list[str]:
+        found = []
+        for entry in entries or []:
+            found += ([entry["file"]] if "file" in entry else []) + files(entry.get("chapters", [])) \
+                + files(entry.get("sections", [])) + files(entry.get("parts", []))
+        return found
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    paths = [root / f"{name}.ipynb" for name in [toc["root"], *files(toc.get("parts", []) + toc.get("chapters", []))]]
+    return [path for path in paths if path.exists()]
+
+
+def recorded_seconds(notebook: dict) -> float:
+    """How long the notebook's last recorded execution took: the sum of its cells' nbclient timings (0 if none)."""
+    from datetime import datetime
+
+    total = 0.0
+    for cell in notebook.get("cells", []):
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            start, end = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                          for key in ("iopub.execute_input", "shell.execute_reply"))
+            total += (end - start).total_seconds()
+    return total
+
+
+def _execute_notebook(path: Path, threads: int, timeout: int) -> tuple[Path, dict | None, str | None, float]:
+    """One notebook executed in its folder, with ``threads`` torch threads: (path, executed notebook or None, error)."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))  # inherited by the kernel
+    notebook = nbformat.read(path, as_version=4)
+    kernelspec = notebook.metadata.get("kernelspec")
+    result = single_nb_execution(notebook, cwd=str(path.parent), timeout=timeout, allow_errors=False,
+                                 meta_override=True, record_timing=False)  # cell metadata is in the key
+    if kernelspec is not None:  # the kernel may rename itself; the cache's key is the file's own kernelspec
+        notebook.metadata["kernelspec"] = kernelspec
+    return path, (notebook if result.err is None else None), result.exc_string, result.time
+
+
+def execute_notebooks(root: Path = ROOT, cache_path: Path | None = None, workers: int | None = None) -> list[Path]:
+    """Execute the book's notebooks that jupyter-book's cache does not hold yet, several at once, into that cache.
+
+    jupyter-book (``execute_notebooks: cache``) runs notebooks one after the other; the chapters pin torch to one
+    thread (their ``THREADS = 1`` parameter cell), so on two cores that build left a core idle and took longer than
+    ten minutes. Here every notebook whose code is not in the cache runs in its own kernel, ``workers`` at a time
+    (default: one per core, at most four; ``OMP_NUM_THREADS`` set to the cores each may use), the longest ones (by
+    their last recorded run) first. Their checked numbers do not depend on it (tests/test_thread_stability.py). The
+    build that follows finds them all cached and executes nothing. Returns the notebooks executed; raises
+    TaskFailed naming every notebook that failed, its cell, its error and its full report (after caching the others).
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import nbformat
+    import yaml
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(cache_path or root / "_build" / ".jupyter_cache"))  # where jupyter-book's build looks
+    todo = []
+    for path in book_notebooks(root):
+        try:
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:  # no cached execution of this code
+            todo.append(path)
+    if not todo:
+        print("every notebook's outputs are cached: nothing to execute", flush=True)
+        return []
+    todo.sort(key=lambda path: -recorded_seconds(json.loads(path.read_text())))
+    cores = os.cpu_count() or 1
+    workers = max(1, min(len(todo), workers or min(cores, 4)))
+    threads = max(1, cores // workers)
+    timeout = int((yaml.safe_load((root / "_config.yml").read_text()).get("execute") or {}).get("timeout", 600))
+    print(f"executing {len(todo)} notebook(s), {workers} at a time with {threads} torch thread(s) each", flush=True)
+    failures = []
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [pool.submit(_execute_notebook, path, threads, timeout) for path in todo]
+        for future in as_completed(futures):
+            path, notebook, error, seconds = future.result()
+            name = path.relative_to(root)
+            if notebook is None:
+                report = root / "_build" / "execution-reports" / f"{path.stem}.log"
+                report.parent.mkdir(parents=True, exist_ok=True)
+                report.write_text(re.sub(r"\x1b\[[0-9;]*m", "", error or ""))
+                failures.append(failure_paragraph(name, error or "", report))
+                print(f"FAILED {name} after {seconds:.0f} s", flush=True)
+                continue
+            cache.cache_notebook_bundle(CacheBundleIn(notebook, str(path), data={"execution_seconds": seconds}),
+                                        check_validity=False, overwrite=True)
+            print(f"executed {name} in {seconds:.0f} s", flush=True)
+    if failures:
+        raise TaskFailed(f"{len(failures)} notebook(s) failed to execute:\n" + "\n\n".join(failures))
+    return todo
 
 
 SITE_CHECK = ROOT / "_build" / "site-check"
@@ -373,7 +479,8 @@ def ensure_actionlint() -> Path | None:
 
 
 if __name__ == "__main__":
-    commands = {"book": (book, []), "test": (test, []), "set-repository": (set_repository_command, ["URL"])}
+    commands = {"book": (book, []), "test": (test, []), "set-repository": (set_repository_command, ["URL"]),
+                "execute-notebooks": (execute_notebooks, [])}  # book's first step (needs .venv's Python)
     usage = f"usage: python3 {Path(__file__).name} book | test | set-repository URL"
     name, arguments = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if name not in commands or len(arguments) != len(commands[name][1]):

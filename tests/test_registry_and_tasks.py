@@ -57,3 +57,41 @@ def test_tasks_names_the_failed_notebook_cell_and_report(tmp_path, monkeypatch):
     assert "error:    ZeroDivisionError: division by zero" in found and str(report) in found
     with pytest.raises(tasks.TaskFailed, match="false failed .exit status 1."):
         tasks.run("false", what="false")
+
+
+def test_book_notebooks_execute_in_parallel_into_jupyter_books_cache(tmp_path, monkeypatch):
+    """tasks.py book's first step: the uncached notebooks run (several at once) and land in the cache the build
+    reads; a failing one is named with its cell and error, the others are still cached; cached ones do not rerun."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    spec = importlib.util.spec_from_file_location("tasks", ROOT / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    monkeypatch.setitem(sys.modules, "tasks", tasks)  # the worker processes find its functions by name
+    (tmp_path / "_config.yml").write_text("execute:\n  timeout: 60\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/good\n"
+                                       "  - file: notebooks/bad\n")
+    (tmp_path / "intro.md").write_text("# intro\n")
+    (tmp_path / "notebooks").mkdir()
+
+    def write(name: str, source: str) -> None:
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, tmp_path / "notebooks" / f"{name}.ipynb")
+
+    write("good", "import os\nprint(os.environ['OMP_NUM_THREADS'], 6 * 7)")
+    write("bad", "ratio = 1 / 0")
+    assert tasks.book_notebooks(tmp_path) == [tmp_path / "notebooks" / "good.ipynb", tmp_path / "notebooks" / "bad.ipynb"]
+    with pytest.raises(tasks.TaskFailed) as failure:
+        tasks.execute_notebooks(tmp_path, workers=2)
+    message = str(failure.value)
+    assert "1 notebook(s) failed" in message and "notebook: notebooks/bad.ipynb" in message
+    assert "cell:     ratio = 1 / 0" in message and "error:    ZeroDivisionError: division by zero" in message
+    assert (tmp_path / "_build" / "execution-reports" / "bad.log").read_text().count("ZeroDivisionError") >= 1
+    cache = get_cache(str(tmp_path / "_build" / ".jupyter_cache"))
+    _, good = cache.merge_match_into_notebook(nbformat.read(tmp_path / "notebooks" / "good.ipynb", as_version=4))
+    assert good.cells[0].outputs[0]["text"] == "1 42\n"  # two workers on any machine: cores // 2 threads, at least 1
+    write("bad", "ratio = 1 / 2")
+    assert tasks.execute_notebooks(tmp_path, workers=2) == [tmp_path / "notebooks" / "bad.ipynb"]
+    assert tasks.execute_notebooks(tmp_path) == []

@@ -98,6 +98,12 @@ def _clip_train(recipe: ClipRecipe, base: ClipBundle | None, device: str | None)
     return train_clip(recipe, device=device, eval_every=250, initial=base)
 
 
+def _clip(name: str, summary: str, recipe: ClipRecipe, minutes: int, base: str | None = None) -> ShippedModel:
+    return ShippedModel(
+        name=name, family="clip", summary=summary, recipe=recipe, config=_clip_config, build=_clip_build,
+        train=_clip_train, evaluate=_clip_evaluator(recipe.world), minutes=minutes, files=_write_tokenizer, base=base)
+
+
 # ---- PACL ----------------------------------------------------------------------------------------------------------
 def _pacl_config(recipe: PaclRecipe, base: ClipBundle) -> dict[str, Any]:
     config = {"patch_temperature": recipe.patch_temperature, "hidden_dim": recipe.hidden_dim,
@@ -166,16 +172,10 @@ def _cris(name: str, summary: str, recipe: CrisRecipe, base: str = "tiny-clip-sh
 
 
 REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
-    ShippedModel(
-        name="tiny-clip-shapes", family="clip", summary="the tiny CLIP (transformers' CLIPModel) trained on ShapesWorld",
-        recipe=ClipRecipe(), config=_clip_config, build=_clip_build, train=_clip_train,
-        evaluate=_clip_evaluator("v1"), minutes=30, files=_write_tokenizer),
-    ShippedModel(
-        name="tiny-clip-shapes-v2", family="clip",
-        summary="the tiny CLIP continued on the wider ShapesWorld v2 (a curriculum: v1 first, then v2)",
-        recipe=ClipRecipe(world="v2", steps=4000, lr=1e-3, single_object_fraction=0.3), config=_clip_config,
-        build=_clip_build, train=_clip_train, evaluate=_clip_evaluator("v2"), minutes=40, files=_write_tokenizer,
-        base="tiny-clip-shapes"),
+    _clip("tiny-clip-shapes", "the tiny CLIP (transformers' CLIPModel) trained on ShapesWorld", ClipRecipe(),
+          minutes=30),
+    _clip("tiny-clip-shapes-v2", "the tiny CLIP continued on the wider ShapesWorld v2 (a curriculum: v1 first, then v2)",
+          ClipRecipe(world="v2", steps=4000, lr=1e-3, single_object_fraction=0.3), minutes=40, base="tiny-clip-shapes"),
     _pacl("pacl-shapes", "PACL's vision embedder on the frozen tiny CLIP", PaclRecipe(), minutes=20),
     _pacl("pacl-shapes-context",
           "PACL's vision embedder with a 3×3 spatial-context branch (not in the paper), on the frozen tiny CLIP",
