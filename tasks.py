@@ -178,7 +178,8 @@ def execute_notebooks(root: Path = ROOT, cache_path: Path | None = None, workers
     thread (their ``THREADS = 1`` parameter cell), so on two cores that build left a core idle and took longer than
     ten minutes. Here every notebook whose code is not in the cache runs in its own kernel, ``workers`` at a time
     (default: one per core, at most four; ``OMP_NUM_THREADS`` set to the cores each may use), the longest ones (by
-    their last recorded run) first. Their checked numbers do not depend on it (tests/test_thread_stability.py). The
+    their last recorded run) first; pages outside ``notebooks/`` (the results page, which reads the tables the
+    chapters write) after every chapter. Their checked numbers do not depend on it (tests/test_thread_stability.py). The
     build that follows finds them all cached and executes nothing. Returns the notebooks executed; raises
     TaskFailed naming every notebook that failed, its cell, its error and its full report (after caching the others).
     """
@@ -206,21 +207,23 @@ def execute_notebooks(root: Path = ROOT, cache_path: Path | None = None, workers
     timeout = int((yaml.safe_load((root / "_config.yml").read_text()).get("execute") or {}).get("timeout", 600))
     print(f"executing {len(todo)} notebook(s), {workers} at a time with {threads} torch thread(s) each", flush=True)
     failures = []
+    chapters = [path for path in todo if path.parent.name == "notebooks"]
+    pages = [path for path in todo if path not in chapters]  # the results page reads the tables the chapters write
     with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(_execute_notebook, path, threads, timeout) for path in todo]
-        for future in as_completed(futures):
-            path, notebook, error, seconds = future.result()
-            name = path.relative_to(root)
-            if notebook is None:
-                report = root / "_build" / "execution-reports" / f"{path.stem}.log"
-                report.parent.mkdir(parents=True, exist_ok=True)
-                report.write_text(re.sub(r"\x1b\[[0-9;]*m", "", error or ""))
-                failures.append(failure_paragraph(name, error or "", report))
-                print(f"FAILED {name} after {seconds:.0f} s", flush=True)
-                continue
-            cache.cache_notebook_bundle(CacheBundleIn(notebook, str(path), data={"execution_seconds": seconds}),
-                                        check_validity=False, overwrite=True)
-            print(f"executed {name} in {seconds:.0f} s", flush=True)
+        for group in (chapters, pages):
+            for future in as_completed([pool.submit(_execute_notebook, path, threads, timeout) for path in group]):
+                path, notebook, error, seconds = future.result()
+                name = path.relative_to(root)
+                if notebook is None:
+                    report = root / "_build" / "execution-reports" / f"{path.stem}.log"
+                    report.parent.mkdir(parents=True, exist_ok=True)
+                    report.write_text(re.sub(r"\x1b\[[0-9;]*m", "", error or ""))
+                    failures.append(failure_paragraph(name, error or "", report))
+                    print(f"FAILED {name} after {seconds:.0f} s", flush=True)
+                    continue
+                cache.cache_notebook_bundle(CacheBundleIn(notebook, str(path), data={"execution_seconds": seconds}),
+                                            check_validity=False, overwrite=True)
+                print(f"executed {name} in {seconds:.0f} s", flush=True)
     if failures:
         raise TaskFailed(f"{len(failures)} notebook(s) failed to execute:\n" + "\n\n".join(failures))
     return todo

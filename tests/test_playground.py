@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 import vlseg
-from vlseg.data import CLASS_NAMES, draw_scene, generate_batch
+from vlseg.data import CLASS_NAMES, draw_scene, generate_batch, shifted_scenes
 from vlseg.playground import Playground, decode_upload, look, parse_class_names, referred_object, semantic_targets
 
 
@@ -86,6 +86,34 @@ def test_new_scene_and_drawn_scene(playground):
     assert "purple circle" in pg.view.class_names and pg.view.segmentation_miou is not None
     pg.drawing[1]["show"].value = False  # two objects left
     assert len(pg.view.class_names) == 2
+
+
+def test_v2_and_shifted_scenes_come_with_their_ground_truth(playground):
+    pg = playground
+    pg.seed.value = 7
+    pg.source.value = "v2 scene"
+    v2 = generate_batch(1, seed=7, split="val", world="v2")[0]
+    assert np.array_equal(pg.view.image, v2.image) and pg.view.expression == v2.referring_expressions()[0].text
+    assert pg.view.segmentation_miou is not None and pg.view.mask_iou is not None
+    pg.source.value = "shifted scene"
+    shifted = shifted_scenes(1, seed=7)[0]
+    assert np.array_equal(pg.view.image, shifted.image) and not np.array_equal(shifted.image, v2.image)
+    expression = shifted.referring_expressions()[0]
+    assert pg.view.expression == expression.text and pg.view.class_names == tuple(
+        dict.fromkeys(o.name for o in shifted.objects))
+    assert np.array_equal(pg.view.target, shifted.instance == expression.target + 1)  # CRIS scored on its mask
+    assert pg.view.segmentation_miou is not None
+
+
+def test_shifted_scenes_index_like_a_list():
+    scenes = shifted_scenes(3, seed=2)
+    last = scenes[-1]
+    assert np.array_equal(last.image, scenes.images[2]) and last.objects == scenes.objects[2]
+    assert last.background == scenes.backgrounds[2] and last.world == "shifted"
+    with pytest.raises(IndexError, match=r"index must be in \[-3, 2\] for 3 scenes; got 3"):
+        scenes[3]
+    with pytest.raises(TypeError, match="index must be an integer; got str"):
+        scenes["0"]
 
 
 def test_upload_any_size_and_a_broken_file(playground):

@@ -6,11 +6,12 @@ Three pieces, usable apart:
   CRIS's ``predict`` — and returns a :class:`PlaygroundView`: the maps, and the numbers behind them, scored against
   the scene's ground truth where the scene has one;
 * :func:`show_view` draws a view as one figure;
-* :class:`Playground` puts both behind ipywidgets controls: a validation scene, a new scene from a seed, a scene you
-  draw (colour, shape, size and position of up to three objects) or an image you upload; the text PACL maps, the
+* :class:`Playground` puts both behind ipywidgets controls: a validation scene, a new scene from a seed (of
+  ShapesWorld v1, of the wider v2, or of the independently drawn shifted world), a scene you draw (colour, shape, size
+  and position of up to three objects) or an image you upload; the text PACL maps, the
   class names it segments with and its background threshold; the expression CRIS segments and its threshold.
 
-Ground truth exists for ShapesWorld scenes (validation, new or drawn), not for uploads. PACL's segmentation is scored
+Ground truth exists for every generated or drawn scene (ShapesWorld's and the shifted world's), not for uploads. PACL's segmentation is scored
 when every class name is one of ShapesWorld's 49 (objects of classes left off the list are not scored); CRIS's mask
 when the expression is one of the scene's own referring expressions (typed text may mean anything).
 """
@@ -31,13 +32,14 @@ from matplotlib.patches import Patch
 from torch import Tensor
 
 from vlseg.checks import check_number, check_probability
-from vlseg.data import CLASS_NAMES, COLOURS, SHAPES, SIZES, Scene, SceneBatch, draw_scene, generate_batch
+from vlseg.data import (CLASS_NAMES, COLOURS, SHAPES, SIZES, Scene, SceneBatch, ShiftedScene, draw_scene,
+                        generate_batch, shifted_scenes)
 from vlseg.data.vocabulary import IGNORE_INDEX
 from vlseg.images import as_images
 from vlseg.metrics import mask_ious, mean_iou
 from vlseg.viz import dim_outside
 
-SOURCES = ("validation scene", "new scene", "draw", "upload")
+SOURCES = ("validation scene", "new scene", "v2 scene", "shifted scene", "draw", "upload")
 DRAWN_OBJECTS = 3  # objects the drawing controls offer
 DEFAULT_DRAWING = (("red", "circle", "large", 0.3, 0.35), ("blue", "square", "small", 0.72, 0.3),
                    ("green", "triangle", "small", 0.5, 0.75))
@@ -88,7 +90,7 @@ def parse_class_names(text: str, name: str = "class_names") -> tuple[str, ...]:
     return names
 
 
-def semantic_targets(scene: Scene, class_names: Sequence[str]) -> Tensor | None:
+def semantic_targets(scene: Scene | ShiftedScene, class_names: Sequence[str]) -> Tensor | None:
     """The scene's ground truth in ``class_names``' indices + 1 (0 = background), (H, W) long; objects of classes
     not in the list are ignored (255). None if a name is not a ShapesWorld class (free text has no ground truth)."""
     if not all(name in CLASS_NAMES for name in class_names):
@@ -100,17 +102,18 @@ def semantic_targets(scene: Scene, class_names: Sequence[str]) -> Tensor | None:
     return torch.from_numpy(lookup[scene.semantic])
 
 
-def referred_object(scene: Scene, expression: str) -> np.ndarray | None:
+def referred_object(scene: Scene | ShiftedScene, expression: str) -> np.ndarray | None:
     """The mask (H, W) bool of the object ``expression`` refers to, if it is one of the scene's own expressions."""
     wanted = " ".join(expression.lower().split())
     for candidate in scene.referring_expressions():
-        if candidate.text == wanted:
+        if " ".join(candidate.text.lower().split()) == wanted:
             return scene.instance == candidate.target + 1
     return None
 
 
 def look(pacl: Any, cris: Any, image: Any, *, query: str, class_names: Sequence[str], expression: str,
-         background: float | str = "auto", threshold: float | None = None, scene: Scene | None = None) -> PlaygroundView:
+         background: float | str = "auto", threshold: float | None = None,
+         scene: Scene | ShiftedScene | None = None) -> PlaygroundView:
     """Run CLIP's ``classify``, PACL's ``query_maps`` and ``segment`` and CRIS's ``predict`` on one image.
 
     ``image``: one (H, W, 3) uint8 image in any form :mod:`vlseg.images` accepts; ``scene``: the ShapesWorld scene it
@@ -272,13 +275,16 @@ class Playground:
         display(self.widget)
 
     # --- the scene -------------------------------------------------------------------------------------------------
-    def _set_scene(self) -> Scene | None:
+    def _set_scene(self) -> Scene | ShiftedScene | None:
         """Make the chosen scene current; reset the class names and the expression to fit it."""
         source = self.source.value
         if source == "validation scene":
             scene = self.scenes[self.scene_index.value]
-        elif source == "new scene":
-            scene = generate_batch(1, seed=int(self.seed.value), split="val")[0]
+        elif source in ("new scene", "v2 scene"):
+            world = "v1" if source == "new scene" else "v2"
+            scene = generate_batch(1, seed=int(self.seed.value), split="val", world=world)[0]
+        elif source == "shifted scene":
+            scene = shifted_scenes(1, seed=int(self.seed.value))[0]
         elif source == "draw":
             objects = [tuple(row[key].value for key in ("colour", "shape", "size", "x", "y"))
                        for row in self.drawing if row["show"].value]

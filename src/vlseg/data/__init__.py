@@ -32,7 +32,8 @@ from vlseg.data.vocabulary import (
     class_index,
     class_indices,
 )
-from vlseg.data.shifted_world import ShiftedReferringSet, ShiftedScenes, shifted_referring_set, shifted_scenes
+from vlseg.data.shifted_world import (ShiftedReferringSet, ShiftedScene, ShiftedScenes, shifted_referring_set,
+                                      shifted_scenes)
 from vlseg.data.voc import CLASS_NAMES as VOC_CLASS_NAMES
 from vlseg.data.voc import PROMPT_NAMES as VOC_PROMPT_NAMES
 from vlseg.data.voc import VOCSegmentation
@@ -57,6 +58,7 @@ __all__ = [
     "ShiftedScenes",
     "evaluation_scenes",
     "one_object_scenes",
+    "ShiftedScene",
     "shifted_referring_set",
     "shifted_scenes",
     "ReferringExpression",

@@ -128,6 +128,24 @@ class ShiftedExpression(ReferringExpression):
 
 
 @dataclass
+class ShiftedScene:
+    """One scene of the shifted world, read like a ShapesWorld :class:`~vlseg.data.Scene` (image, masks, objects,
+    ``referring_expressions()``), so that code written for one scene (the playground) takes either."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    semantic: np.ndarray  # (H, W) uint8, class index + 1, 0 = background
+    instance: np.ndarray  # (H, W) uint8, object index + 1 in drawing order, 0 = background
+    objects: list[ShapeObject]
+    expressions: list[ShiftedExpression]
+    background: str = ""
+    world: str = "shifted"
+
+    def referring_expressions(self) -> list[ShiftedExpression]:
+        """Every unambiguous referring expression the shifted world's grammar wrote for this scene."""
+        return list(self.expressions)
+
+
+@dataclass
 class ShiftedScenes:
     """A batch of shifted-world scenes with their masks, objects and every unambiguous referring expression.
 
@@ -151,6 +169,14 @@ class ShiftedScenes:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def __getitem__(self, index: int) -> ShiftedScene:
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"index must be an integer; got {type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index must be in [{-len(self)}, {len(self) - 1}] for {len(self)} scenes; got {index}")
+        return ShiftedScene(self.images[index], self.semantic[index], self.instance[index], self.objects[index],
+                            self.expressions[index], self.backgrounds[index] if self.backgrounds else "")
 
 
 @dataclass

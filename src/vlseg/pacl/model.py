@@ -124,10 +124,11 @@ class PaclModel(nn.Module):
 
     @torch.no_grad()
     def calibrate_background(self, n_scenes: int = CALIBRATION_SCENES, seed: int = CALIBRATION_SEED,
-                             grid: Sequence[float] = BACKGROUND_GRID) -> dict[float, float]:
+                             grid: Sequence[float] = BACKGROUND_GRID, world: str = "v1") -> dict[float, float]:
         """Pick the background threshold with the best mIoU (49 classes + background) on ShapesWorld *training*
-        scenes; stores it in ``background_threshold`` and returns the mIoU of every threshold tried."""
-        scenes = generate_batch(n_scenes, seed=seed, split="train")
+        scenes of ``world`` (the one the embedder was trained on: "v1" or "v2"); stores it in
+        ``background_threshold`` and returns the mIoU of every threshold tried."""
+        scenes = generate_batch(n_scenes, seed=seed, split="train", world=world)
         targets = class_targets(scenes.semantic, background=NUM_CLASSES)  # (N, H, W): class, background = K, ignore
         class_embeds = class_text_embeds(self.bundle, list(CLASS_NAMES))
         checked = as_images(scenes.images)
