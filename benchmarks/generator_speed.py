@@ -1,4 +1,8 @@
-"""ShapesWorld generation speed: scenes per second (one process) at several image sizes.
+"""Generation speed of the worlds: scenes per second (one process) at several image sizes.
+
+ShapesWorld "v1" and its wider "v2" (:func:`vlseg.data.generate_batch`), and the shifted test world
+(:func:`vlseg.data.shifted_scenes`, which writes every referring expression as it draws, so both columns are the same
+measurement there).
 
 Run: python benchmarks/generator_speed.py   →   benchmarks/results/generator.{json,md}
 """
@@ -10,19 +14,26 @@ import time
 
 from _common import machine, write
 
-from vlseg.data import generate_batch
+from vlseg.data import generate_batch, shifted_scenes
 
 BATCH = 256
 REPEATS = 5
 
 
-def scenes_per_second(image_size: int, referring: bool = False) -> float:
-    generate_batch(BATCH, seed=0, image_size=image_size)  # warm-up
+def make_batch(world: str, image_size: int, block: int):
+    """One batch of ``BATCH`` validation-style scenes of ``world`` (block ``block`` of its seed)."""
+    if world == "shifted":
+        return shifted_scenes(BATCH, seed=1 + block, image_size=image_size)
+    return generate_batch(BATCH, seed=1, block=block, image_size=image_size, world=world)
+
+
+def scenes_per_second(image_size: int, referring: bool = False, world: str = "v1") -> float:
+    make_batch(world, image_size, REPEATS)  # warm-up, on a block that is not timed
     rates = []
     for repeat in range(REPEATS):
         start = time.perf_counter()
-        batch = generate_batch(BATCH, seed=1, block=repeat, image_size=image_size)
-        if referring:
+        batch = make_batch(world, image_size, repeat)
+        if referring and world != "shifted":
             for i in range(len(batch)):
                 batch[i].referring_expressions()
         rates.append(BATCH / (time.perf_counter() - start))
@@ -31,11 +42,18 @@ def scenes_per_second(image_size: int, referring: bool = False) -> float:
 
 def main() -> None:
     rows = []
-    for size in (32, 64, 128):
-        rows.append({"image_size": size, "scenes_per_s": round(scenes_per_second(size)),
-                     "with_referring_per_s": round(scenes_per_second(size, referring=True))})
-    table = "| image size | scenes/s (images, masks, captions) | scenes/s (+ all referring expressions) |\n|---|---|---|\n"
-    table += "\n".join(f"| {r['image_size']}×{r['image_size']} | {r['scenes_per_s']:,} | {r['with_referring_per_s']:,} |" for r in rows)
+    for world in ("v1", "v2", "shifted"):
+        for size in (32, 64, 128):
+            with_text = scenes_per_second(size, referring=True, world=world)
+            alone = with_text if world == "shifted" else scenes_per_second(size, world=world)
+            rows.append({"world": world, "image_size": size, "scenes_per_s": round(alone),
+                         "with_referring_per_s": round(with_text)})
+            print(rows[-1], flush=True)
+    table = ("| world | image size | scenes/s (images, masks, captions) | scenes/s (+ all referring expressions) |\n"
+             "|---|---|---|---|\n")
+    table += "\n".join(f"| {r['world']} | {r['image_size']}×{r['image_size']} | {r['scenes_per_s']:,} | "
+                       f"{r['with_referring_per_s']:,} |" for r in rows)
+    table += "\n\nThe shifted world writes its referring expressions while it draws: one measurement, in both columns."
     write("generator", {"machine": machine(), "batch": BATCH, "repeats": REPEATS, "rows": rows}, table)
 
 

@@ -2,10 +2,10 @@
 
 Run: python benchmarks/worlds.py   →   benchmarks/results/worlds.{json,md}
 
-The shipped models were trained on ShapesWorld "v1". They are scored, through the same evaluation code as their
-model cards, on three worlds (:data:`vlseg.data.EVALUATION_WORLDS`):
+Every shipped model (trained on ShapesWorld "v1", or on its wider "v2") is scored, through the same evaluation
+code as its model card, on three worlds (:data:`vlseg.data.EVALUATION_WORLDS`):
 
-* "v1": their own validation scenes;
+* "v1": ShapesWorld's first world (the own validation scenes of a model trained on it);
 * "v2": ShapesWorld, wider (any-hue backgrounds, colour jitter, any rotation, anti-aliasing, more sizes, blur),
   with its richer grammar; CRIS also on v2's *held-out phrasings* (templates never used for training text);
 * "shifted": the independently written test world (:mod:`vlseg.data.shifted_world`): its own renderer and grammar;
@@ -28,7 +28,7 @@ from vlseg.cris.evaluation import EVAL_SEED, evaluate_referring  # noqa: E402
 from vlseg.data import EVALUATION_WORLDS  # noqa: E402
 from vlseg.data.records import KINDS  # noqa: E402
 from vlseg.pacl.evaluation import EVAL_SCENES, evaluate_pacl_segmentation  # noqa: E402
-from vlseg.registry import names  # noqa: E402
+from vlseg.registry import entry, names  # noqa: E402
 
 REFERRING_SCENES = 400
 
@@ -36,18 +36,20 @@ REFERRING_SCENES = 400
 def main() -> None:
     torch.set_num_threads(1)
     rows: list[dict] = []
-    clip = vlseg.pretrained("tiny-clip-shapes")
-    for world in EVALUATION_WORLDS:
-        metrics = evaluate_zero_shot(clip, world=world)
-        rows.append({"model": "tiny-clip-shapes", "measure": "zero-shot top-1, seen / held-out classes", "world": world,
-                     "value": [metrics["top1_seen"], metrics["top1_heldout"]]})
-        print(rows[-1], flush=True)
-    pacl = vlseg.pretrained("pacl-shapes")
-    for world in EVALUATION_WORLDS:
-        scores, _ = evaluate_pacl_segmentation(pacl, world=world)
-        rows.append({"model": "pacl-shapes", "measure": "mIoU, seen / held-out classes", "world": world,
-                     "value": [scores["miou_seen"], scores["miou_heldout"]]})
-        print(rows[-1], flush=True)
+    for name in names("clip"):
+        clip = vlseg.pretrained(name)
+        for world in EVALUATION_WORLDS:
+            metrics = evaluate_zero_shot(clip, world=world)
+            rows.append({"model": name, "measure": "zero-shot top-1, seen / held-out classes", "world": world,
+                         "value": [metrics["top1_seen"], metrics["top1_heldout"]]})
+            print(rows[-1], flush=True)
+    for name in names("pacl"):
+        pacl = vlseg.pretrained(name)
+        for world in EVALUATION_WORLDS:
+            scores, _ = evaluate_pacl_segmentation(pacl, world=world)
+            rows.append({"model": name, "measure": "mIoU, seen / held-out classes", "world": world,
+                         "value": [scores["miou_seen"], scores["miou_heldout"]]})
+            print(rows[-1], flush=True)
     for name in names("cris"):
         cris = vlseg.pretrained(name)
         sets = {("v1", "all expressions"): {}, ("v2", "seen phrasings"): {"phrasings": "seen"},
@@ -71,24 +73,32 @@ def render(rows: list[dict]) -> str:
     def cell(row: dict) -> str:
         return " / ".join(f"{100 * value:.1f}" for value in row["value"])
 
-    lines = ["| model | measure | " + " | ".join(EVALUATION_WORLDS) + " |", "|---|---|" + "---|" * len(EVALUATION_WORLDS)]
+    lines = ["| model | trained on | measure | " + " | ".join(EVALUATION_WORLDS) + " |",
+             "|---|---|---|" + "---|" * len(EVALUATION_WORLDS)]
     by_model: dict[tuple[str, str], dict[str, str]] = {}
     for row in rows:
         if not row["model"].startswith("cris"):
             by_model.setdefault((row["model"], row["measure"]), {})[row["world"]] = cell(row)
-    lines += [f"| {model} | {measure} | " + " | ".join(cells.get(world, "—") for world in EVALUATION_WORLDS) + " |"
+    lines += [f"| {model} | {trained_on(model)} | {measure} | "
+              + " | ".join(cells.get(world, "—") for world in EVALUATION_WORLDS) + " |"
               for (model, measure), cells in by_model.items()]
     cris_models = list(dict.fromkeys(row["model"] for row in rows if row["model"].startswith("cris")))
     by_set: dict[tuple[str, str, int], dict[str, str]] = {}
     for row in rows:
         if row["model"].startswith("cris"):
             by_set.setdefault((row["world"], row["measure"].removeprefix("mIoU, "), row["n"]), {})[row["model"]] = cell(row)
-    lines += ["", "| world | CRIS mIoU on | n | " + " | ".join(cris_models) + " |", "|---|---|---|" + "---|" * len(cris_models)]
+    lines += ["", "| world | CRIS mIoU on | n | " + " | ".join(f"{m} ({trained_on(m)})" for m in cris_models) + " |",
+              "|---|---|---|" + "---|" * len(cris_models)]
     lines += [f"| {world} | {label} | {n} | " + " | ".join(cells[model] for model in cris_models) + " |"
               for (world, label, n), cells in by_set.items()]
-    return "\n".join(lines) + ("\n\nAll shipped models were trained on \"v1\". Validation scenes of each world (seeds as "
-                               "on the model cards); CRIS: one expression per scene, expressions naming held-out "
-                               "classes left out; n: expressions scored.")
+    return "\n".join(lines) + ("\n\nTrained on: the world of the model's training scenes and text (CRIS: in brackets). "
+                               "Validation scenes of each world (seeds as on the model cards); CRIS: one expression "
+                               "per scene, expressions naming held-out classes left out; n: expressions scored.")
+
+
+def trained_on(name: str) -> str:
+    """The ShapesWorld world a shipped model was trained on (its recipe's ``world``)."""
+    return entry(name).recipe.world
 
 
 if __name__ == "__main__":
