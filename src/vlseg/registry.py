@@ -163,12 +163,13 @@ def _cris_evaluator(world: str) -> Callable[[CRIS], Metrics]:
     return evaluate
 
 
-def _cris(name: str, summary: str, recipe: CrisRecipe, base: str = "tiny-clip-shapes") -> ShippedModel:
+def _cris(name: str, summary: str, recipe: CrisRecipe, base: str = "tiny-clip-shapes",
+          minutes: int = 25) -> ShippedModel:
     return ShippedModel(
         name=name, family="cris", summary=summary, recipe=recipe, config=_cris_config,
         build=lambda recipe, base: CRIS(base, recipe.model),
         train=lambda recipe, base, device: train_cris(base, recipe, device=device, eval_every=250),
-        evaluate=_cris_evaluator(recipe.world), minutes=25, base=base, fine_tuned_base="clip.")
+        evaluate=_cris_evaluator(recipe.world), minutes=minutes, base=base, fine_tuned_base="clip.")
 
 
 REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
@@ -190,8 +191,8 @@ REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
           CrisRecipe().with_model(use_decoder=False)),
     _cris("cris-shapes-dot", "ablation: a 1×1 dot product instead of CRIS's 3×3 dynamic kernel",
           CrisRecipe().with_model(kernel_size=1)),
-    _cris("cris-shapes-v2", "CRIS on the v2 CLIP, trained on ShapesWorld v2", CrisRecipe(world="v2"),
-          base="tiny-clip-shapes-v2"),
+    _cris("cris-shapes-v2", "CRIS on the v2 CLIP, trained on ShapesWorld v2 for twice the v1 model's steps",
+          CrisRecipe(world="v2", steps=3000), base="tiny-clip-shapes-v2", minutes=60),
 )}
 
 
