@@ -156,19 +156,35 @@ def recorded_seconds(notebook: dict) -> float:
     return total
 
 
-def _execute_notebook(path: Path, threads: int, timeout: int) -> tuple[Path, dict | None, str | None, float]:
-    """One notebook executed in its folder, with ``threads`` torch threads: (path, executed notebook or None, error)."""
+def _run_notebook(path: Path, timeout: int) -> tuple[Path, dict | None, str | None, float]:
+    """One execution of the notebook in its folder: (path, executed notebook or None, cell error, seconds). Raises
+    when the kernel itself fails (does not start, dies outside a cell)."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
-    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))  # inherited by the kernel
     notebook = nbformat.read(path, as_version=4)
     kernelspec = notebook.metadata.get("kernelspec")
     result = single_nb_execution(notebook, cwd=str(path.parent), timeout=timeout, allow_errors=False,
-                                 meta_override=True, record_timing=False)  # cell metadata is in the key
+                                 meta_override=True, record_timing=False)  # cell metadata is in the cache's key
     if kernelspec is not None:  # the kernel may rename itself; the cache's key is the file's own kernelspec
         notebook.metadata["kernelspec"] = kernelspec
     return path, (notebook if result.err is None else None), result.exc_string, result.time
+
+
+def _execute_notebook(path: Path, threads: int, timeout: int) -> tuple[Path, dict | None, str | None, float]:
+    """:func:`_run_notebook` with ``threads`` torch threads; a kernel that fails outside a cell gets a second try."""
+    import traceback
+
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))  # inherited by the kernel
+    try:
+        return _run_notebook(path, timeout)
+    except Exception:  # noqa: BLE001 - not a cell's error (those come back in the result): the kernel's
+        print(f"{path.name}: the kernel failed outside a cell ({traceback.format_exc().splitlines()[-1]}); "
+              "trying once more", flush=True)
+    try:
+        return _run_notebook(path, timeout)
+    except Exception:  # noqa: BLE001
+        return path, None, f"the kernel failed twice, outside any cell:\n{traceback.format_exc()}", 0.0
 
 
 def execute_notebooks(root: Path = ROOT, cache_path: Path | None = None, workers: int | None = None) -> list[Path]:

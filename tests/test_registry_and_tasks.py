@@ -95,3 +95,9 @@ def test_book_notebooks_execute_in_parallel_into_jupyter_books_cache(tmp_path, m
     write("bad", "ratio = 1 / 2")
     assert tasks.execute_notebooks(tmp_path, workers=2) == [tmp_path / "notebooks" / "bad.ipynb"]
     assert tasks.execute_notebooks(tmp_path) == []
+
+    ghost = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    ghost.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "none", "language": "python"}
+    nbformat.write(ghost, tmp_path / "notebooks" / "ghost.ipynb")
+    path, executed, error, _ = tasks._execute_notebook(tmp_path / "notebooks" / "ghost.ipynb", 1, 60)
+    assert executed is None and error.startswith("the kernel failed twice, outside any cell") and "no-such-kernel" in error
