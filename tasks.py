@@ -48,11 +48,16 @@ def run(*cmd: str | Path, what: str = "", **kwargs) -> None:
         raise TaskFailed(f"{what or Path(str(cmd[0])).name} failed (exit status {result.returncode}); see the output above")
 
 
+def without_colours(text: str) -> str:
+    """``text`` without its terminal colour codes (IPython colours its tracebacks)."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
 def failure_paragraph(notebook: Path, text: str, report: Path) -> str:
     """A notebook's failure in four lines: the notebook, the failing cell, the error, the report with the traceback.
 
     ``text`` is what nbclient's CellExecutionError says: the cell between two dashed lines, then the traceback."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # IPython's colours
+    text = without_colours(text)
     cell = re.search(r"-{10,}\n(.*?)\n-{10,}", text, re.S)
     source = cell.group(1).strip().splitlines() if cell else []
     errors = [line for line in text.splitlines() if re.match(r"^\w*(Error|Exception|Interrupt)\b", line.strip())]
@@ -195,8 +200,8 @@ def execute_notebooks(root: Path = ROOT, cache_path: Path | None = None, workers
     ten minutes. Here every notebook whose code is not in the cache runs in its own kernel, ``workers`` at a time
     (default: one per core, at most four; ``OMP_NUM_THREADS`` set to the cores each may use), the longest ones (by
     their last recorded run) first; pages outside ``notebooks/`` (the results page, which reads the tables the
-    chapters write) after every chapter. Their checked numbers do not depend on it (tests/test_thread_stability.py). The
-    build that follows finds them all cached and executes nothing. Returns the notebooks executed; raises
+    chapters write) after every chapter. Their checked numbers do not depend on it (tests/test_thread_stability.py).
+    The build that follows finds them all cached and executes nothing. Returns the notebooks executed; raises
     TaskFailed naming every notebook that failed, its cell, its error and its full report (after caching the others).
     """
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -233,7 +238,7 @@ def execute_notebooks(root: Path = ROOT, cache_path: Path | None = None, workers
                 if notebook is None:
                     report = root / "_build" / "execution-reports" / f"{path.stem}.log"
                     report.parent.mkdir(parents=True, exist_ok=True)
-                    report.write_text(re.sub(r"\x1b\[[0-9;]*m", "", error or ""))
+                    report.write_text(without_colours(error or ""))
                     failures.append(failure_paragraph(name, error or "", report))
                     print(f"FAILED {name} after {seconds:.0f} s", flush=True)
                     continue
@@ -287,7 +292,7 @@ def site_from_committed_outputs(output: Path = SITE_CHECK, strict: bool = True) 
                                  str(output), "--all", "-W", "--keep-going"],
                                 cwd=ROOT, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
-    log = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + "\n" + result.stderr)
+    log = without_colours(result.stdout + "\n" + result.stderr)
     warnings = [line.strip() for line in log.splitlines() if re.search(r"\b(WARNING|ERROR|SEVERE|CRITICAL):", line)]
     if result.returncode != 0 and not warnings:
         warnings = [f"jupyter-book build exited with status {result.returncode}:"] + log.strip().splitlines()[-20:]

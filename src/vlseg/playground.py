@@ -7,13 +7,14 @@ Three pieces, usable apart:
   the scene's ground truth where the scene has one;
 * :func:`show_view` draws a view as one figure;
 * :class:`Playground` puts both behind ipywidgets controls: a validation scene, a new scene from a seed (of
-  ShapesWorld v1, of the wider v2, or of the independently drawn shifted world), a scene you draw (colour, shape, size
-  and position of up to three objects) or an image you upload; the text PACL maps, the
-  class names it segments with and its background threshold; the expression CRIS segments and its threshold.
+  ShapesWorld v1, of the wider v2, or of the independently drawn shifted world), a scene you draw (colour, shape,
+  size and position of up to three objects) or an image you upload; the text PACL maps, the class names it segments
+  with and its background threshold; the expression CRIS segments and its threshold.
 
-Ground truth exists for every generated or drawn scene (ShapesWorld's and the shifted world's), not for uploads. PACL's segmentation is scored
-when every class name is one of ShapesWorld's 49 (objects of classes left off the list are not scored); CRIS's mask
-when the expression is one of the scene's own referring expressions (typed text may mean anything).
+Ground truth exists for every generated or drawn scene (ShapesWorld's and the shifted world's), not for uploads.
+PACL's segmentation is scored when every class name is one of ShapesWorld's 49 (objects of classes left off the list
+are not scored); CRIS's mask when the expression is one of the scene's own referring expressions (typed text may
+mean anything).
 """
 
 from __future__ import annotations

@@ -175,7 +175,8 @@ def _cris(name: str, summary: str, recipe: CrisRecipe, base: str = "tiny-clip-sh
 REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
     _clip("tiny-clip-shapes", "the tiny CLIP (transformers' CLIPModel) trained on ShapesWorld", ClipRecipe(),
           minutes=30),
-    _clip("tiny-clip-shapes-v2", "the tiny CLIP continued on the wider ShapesWorld v2 (a curriculum: v1 first, then v2)",
+    _clip("tiny-clip-shapes-v2",
+          "the tiny CLIP continued on the wider ShapesWorld v2 (a curriculum: v1 first, then v2)",
           ClipRecipe(world="v2", steps=4000, lr=1e-3, single_object_fraction=0.3), minutes=40, base="tiny-clip-shapes"),
     _pacl("pacl-shapes", "PACL's vision embedder on the frozen tiny CLIP", PaclRecipe(), minutes=20),
     _pacl("pacl-shapes-context",
