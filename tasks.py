@@ -8,6 +8,9 @@ Publishing (.github/workflows/book.yml runs it before ``book``; the README's "Pu
 
     python3 tasks.py set-repository URL   # point the launch buttons and the notebooks' Colab cell at the repository
 
+``book`` first runs ``.venv/bin/python tasks.py execute-notebooks``: the notebooks whose code changed, side by side
+(one kernel per core), into jupyter-book's cache, which the build then reads (:func:`execute_notebooks`).
+
 The environment is created in ``.venv`` (reused when it is up to date). torch is installed first and
 pinned (``torch==2.13.0``), so that pip takes the CPU wheel instead of a newer release with CUDA.
 """
@@ -505,7 +508,7 @@ def ensure_actionlint() -> Path | None:
 if __name__ == "__main__":
     commands = {"book": (book, []), "test": (test, []), "set-repository": (set_repository_command, ["URL"]),
                 "execute-notebooks": (execute_notebooks, [])}  # book's first step (needs .venv's Python)
-    usage = f"usage: python3 {Path(__file__).name} book | test | set-repository URL"
+    usage = f"usage: python3 {Path(__file__).name} book | test | set-repository URL | execute-notebooks"
     name, arguments = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if name not in commands or len(arguments) != len(commands[name][1]):
         sys.exit(usage)
