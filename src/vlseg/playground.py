@@ -34,13 +34,14 @@ from torch import Tensor
 
 from vlseg.checks import check_number, check_probability
 from vlseg.data import (CLASS_NAMES, COLOURS, SHAPES, SIZES, Scene, SceneBatch, ShiftedScene, draw_scene,
-                        generate_batch, shifted_scenes)
+                        evaluation_scenes, generate_batch)
 from vlseg.data.vocabulary import IGNORE_INDEX
 from vlseg.images import as_images
 from vlseg.metrics import mask_ious, mean_iou
 from vlseg.viz import dim_outside
 
 SOURCES = ("validation scene", "new scene", "v2 scene", "shifted scene", "draw", "upload")
+SEEDED_WORLDS = {"new scene": "v1", "v2 scene": "v2", "shifted scene": "shifted"}  # a new scene of it from the seed
 DRAWN_OBJECTS = 3  # objects the drawing controls offer
 DEFAULT_DRAWING = (("red", "circle", "large", 0.3, 0.35), ("blue", "square", "small", 0.72, 0.3),
                    ("green", "triangle", "small", 0.5, 0.75))
@@ -281,11 +282,8 @@ class Playground:
         source = self.source.value
         if source == "validation scene":
             scene = self.scenes[self.scene_index.value]
-        elif source in ("new scene", "v2 scene"):
-            world = "v1" if source == "new scene" else "v2"
-            scene = generate_batch(1, seed=int(self.seed.value), split="val", world=world)[0]
-        elif source == "shifted scene":
-            scene = shifted_scenes(1, seed=int(self.seed.value))[0]
+        elif source in SEEDED_WORLDS:
+            scene = evaluation_scenes(SEEDED_WORLDS[source], 1, seed=int(self.seed.value))[0]
         elif source == "draw":
             objects = [tuple(row[key].value for key in ("colour", "shape", "size", "x", "y"))
                        for row in self.drawing if row["show"].value]

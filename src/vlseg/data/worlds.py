@@ -27,13 +27,14 @@ def check_evaluation_world(world: object) -> str:
     return world
 
 
-def evaluation_scenes(world: str, n_scenes: int, *, seed: int,
-                      num_objects: tuple[int, int] = (1, 4)) -> SceneBatch | ShiftedScenes:
-    """``n_scenes`` validation scenes of ``world``: both kinds have ``images``, ``semantic``, ``instance``, ``objects``."""
+def evaluation_scenes(world: str, n_scenes: int, *, seed: int, num_objects: tuple[int, int] = (1, 4),
+                      image_size: int = 64) -> SceneBatch | ShiftedScenes:
+    """``n_scenes`` validation scenes of ``world``: both kinds have ``images``, ``semantic``, ``instance``, ``objects``,
+    and index to one scene with ``referring_expressions()``."""
     world = check_evaluation_world(world)
     if world == "shifted":
-        return shifted_scenes(n_scenes, seed=seed, num_objects=num_objects)
-    return generate_batch(n_scenes, seed=seed, split="val", world=world, num_objects=num_objects)
+        return shifted_scenes(n_scenes, seed=seed, num_objects=num_objects, image_size=image_size)
+    return generate_batch(n_scenes, seed=seed, split="val", world=world, num_objects=num_objects, image_size=image_size)
 
 
 def one_object_scenes(world: str, n_per_class: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
