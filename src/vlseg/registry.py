@@ -110,6 +110,8 @@ def _pacl_config(recipe: PaclRecipe, base: ClipBundle) -> dict[str, Any]:
               "clip": state_digest(base.model.state_dict())}
     if recipe.context_kernel != 1:  # recorded only when used, so that cards written before it existed still match
         config["context_kernel"] = recipe.context_kernel
+    if recipe.tuned_blocks:
+        config["tuned_blocks"] = recipe.tuned_blocks
     return config
 
 

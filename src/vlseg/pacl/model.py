@@ -18,13 +18,14 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from vlseg.checks import check_number, check_positive_int
+from vlseg.checks import check_int, check_number, check_positive_int
 from vlseg.clip import ClipBundle
 from vlseg.data import CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES, generate_batch
 from vlseg.images import Images, as_images
 from vlseg.metrics import IoUAccumulator
 from vlseg.pacl.embedder import VisionEmbedder
 from vlseg.pacl.loss import PaclLoss
+from vlseg.pacl.tuned_tail import TunedVisionTail
 from vlseg.patches import patch_grid, patch_logits
 from vlseg.segmentation import class_targets
 from vlseg.text import PROMPT_TEMPLATES, check_texts
@@ -40,6 +41,7 @@ class PaclConfig:
     patch_temperature: float = 0.05  # τ of the softmax over patches in φ̂
     hidden_dim: int = 384  # width of e_v's MLP branch
     context_kernel: int = 1  # 1: e_v sees one patch (the paper); k > 1 adds a k × k conv over the token grid
+    tuned_blocks: int = 0  # 0: CLIP frozen (the paper); k > 0 trains a copy of its last k vision blocks (route c)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,8 +50,9 @@ class PaclConfig:
 class PaclModel(nn.Module):
     """A frozen CLIP with PACL's trainable vision embedder (and the loss's logit scale).
 
-    Only ``embedder`` and ``loss`` are parameters of this module; the CLIP is held as a plain attribute, so
-    checkpoints hold the trained part alone.
+    Only ``embedder`` and ``loss`` are parameters of this module (and, with ``tuned_blocks`` > 0, ``tuned_tail``: a
+    trainable copy of the CLIP's last vision blocks, :mod:`vlseg.pacl.tuned_tail`); the CLIP is held as a plain
+    attribute and never changes, so checkpoints hold the trained part alone.
     """
 
     def __init__(self, bundle: ClipBundle, config: PaclConfig = PaclConfig()) -> None:
@@ -58,6 +61,8 @@ class PaclModel(nn.Module):
         self.bundle = bundle
         for param in bundle.model.parameters():
             param.requires_grad_(False)
+        tuned_blocks = check_int(config.tuned_blocks, "tuned_blocks", low=0)
+        self.tuned_tail = TunedVisionTail(bundle, tuned_blocks) if tuned_blocks else None
         self.embedder = VisionEmbedder.from_projection(bundle.model.visual_projection, config.hidden_dim,
                                                        config.context_kernel)
         self.loss = PaclLoss(patch_temperature=config.patch_temperature)
@@ -68,7 +73,10 @@ class PaclModel(nn.Module):
         return self.loss.patch_temperature
 
     def patch_embeds(self, pixel_values: Tensor) -> Tensor:
-        """PACL's embedded patches e_v(f̂_v(x)): (B, 3, S, S) → (B, T, D). The CLIP's tokens carry no gradient."""
+        """PACL's embedded patches e_v(f̂_v(x)): (B, 3, S, S) → (B, T, D). The frozen CLIP's tokens carry no gradient;
+        with a tuned tail, its last blocks are the trained copy's."""
+        if self.tuned_tail is not None:
+            return self.embedder(self.tuned_tail(self.bundle, pixel_values))
         with torch.no_grad():
             tokens = self.bundle.patch_tokens(pixel_values, output="normed")  # (B, T, C)
         return self.embedder(tokens)

@@ -4,6 +4,8 @@ The recipe:
 
 * the tiny CLIP of chapter 01, frozen: its last-block patch tokens (after ``post_layernorm``) go into the
   :class:`~vlseg.pacl.VisionEmbedder`; its text embeddings are the targets and stay fixed;
+* optionally (``tuned_blocks`` > 0; route (c), not the paper's protocol) a trainable copy of the CLIP's last vision
+  blocks, at ``tail_lr_scale`` × the learning rate (:mod:`vlseg.pacl.tuned_tail`);
 * fresh training scenes of 1–4 objects at every step (step ``i`` uses block ``i``), paired with their captions;
 * as the paper does, class names in prompt templates as *extra texts*: each image is also paired with one prompt
   naming one of its objects ("a picture of a red star."), named as a training caption would name it (a held-out
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vlseg.checks import check_int, check_number
 from vlseg.clip import ClipBundle
 from vlseg.data import generate_batch
 from vlseg.data.captions import describe, with_article
@@ -47,14 +50,18 @@ class PaclRecipe(Recipe):
     seed: int = 0
     world: str = "v1"  # which ShapesWorld the scenes and captions come from (vlseg.data.WORLDS)
     context_kernel: int = 1  # e_v's spatial context (1 = per patch, the paper's protocol)
+    tuned_blocks: int = 0  # route (c): fine-tune a copy of CLIP's last k vision blocks (0 = frozen, the paper)
+    tail_lr_scale: float = 0.1  # the tuned blocks' learning rate, as a multiple of ``lr``
 
     def __post_init__(self) -> None:
         check_world(self.world)
+        check_int(self.tuned_blocks, "tuned_blocks", low=0)
+        check_number(self.tail_lr_scale, "tail_lr_scale", 0.0, open_interval=True, what="a multiple of lr > 0")
 
     @property
     def model(self) -> PaclConfig:
         """The model's hyper-parameters (kept flat in the recipe, as the shipped card records them)."""
-        return PaclConfig(self.patch_temperature, self.hidden_dim, self.context_kernel)
+        return PaclConfig(self.patch_temperature, self.hidden_dim, self.context_kernel, self.tuned_blocks)
 
 
 def prompt_texts(objects: Sequence[Sequence[Any]], rng: np.random.Generator) -> list[str]:
@@ -104,6 +111,9 @@ def train_pacl(
     """Train PACL's vision embedder on top of the frozen ``bundle``."""
     torch.manual_seed(recipe.seed)
     model = PaclModel(bundle, recipe.model)
+    if model.tuned_tail is not None:
+        for param in model.tuned_tail.parameters():
+            param.lr_scale = recipe.tail_lr_scale  # read by vlseg.training.make_optimizer
     result = fit(
         model,
         pacl_step_fn(model, recipe),

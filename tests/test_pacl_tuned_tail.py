@@ -1,0 +1,50 @@
+"""Route (c): PACL with a trainable copy of the CLIP's last vision blocks."""
+
+import pytest
+import torch
+
+from vlseg.clip import build_tiny_clip
+from vlseg.data import generate_batch
+from vlseg.pacl import PaclConfig, PaclModel, PaclRecipe, train_pacl
+from vlseg.pacl.tuned_tail import TunedVisionTail
+from vlseg.training import TrainConfig, make_optimizer
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return build_tiny_clip(seed=3)
+
+
+def test_the_copy_starts_as_the_frozen_tokens_and_only_it_and_the_embedder_train(bundle):
+    pixels = bundle.pixel_values(generate_batch(3, seed=0, split="val").images)
+    frozen = bundle.patch_tokens(pixels, output="normed")  # (B, T, C)
+    model = PaclModel(bundle, PaclConfig(tuned_blocks=2))
+    assert torch.allclose(model.tuned_tail(bundle, pixels), frozen, atol=1e-6)
+    assert {name.split(".")[0] for name, _ in model.named_parameters()} == {"tuned_tail", "embedder", "loss"}
+    model.patch_embeds(pixels).square().sum().backward()
+    assert all(p.grad is None for p in bundle.model.parameters())  # the CLIP itself never gets a gradient
+    tail_grads = [p.grad for p in model.tuned_tail.blocks[0].parameters()]
+    assert all(g is not None for g in tail_grads) and any(g.abs().sum() > 0 for g in tail_grads)
+
+
+def test_training_moves_the_copy_not_the_clip_and_at_its_own_learning_rate(bundle):
+    before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
+    recipe = PaclRecipe(steps=3, batch_size=8, hidden_dim=16, tuned_blocks=1, tail_lr_scale=0.25, warmup_steps=1)
+    model, _ = train_pacl(bundle, recipe, progress=False)
+    after = bundle.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    original = bundle.model.vision_model.encoder.layers[-1].mlp.fc1.weight
+    assert not torch.equal(model.tuned_tail.blocks[0].mlp.fc1.weight, original)
+    scales = {g["lr_scale"] for g in make_optimizer(model, TrainConfig(steps=1)).param_groups}
+    assert scales == {1.0, 0.25}
+
+
+def test_bad_tuned_blocks_are_named(bundle):
+    with pytest.raises(ValueError, match="num_blocks must be at most the CLIP's 4 vision blocks; got 5"):
+        TunedVisionTail(bundle, 5)
+    with pytest.raises(ValueError, match="tuned_blocks must be a non-negative integer; got -1"):
+        PaclRecipe(tuned_blocks=-1)
+    with pytest.raises(TypeError, match="tuned_blocks must be a non-negative integer; got a float"):
+        PaclModel(bundle, PaclConfig(tuned_blocks=1.0))
+    with pytest.raises(ValueError, match="tail_lr_scale must lie strictly between 0 and inf; got 0"):
+        PaclRecipe(tail_lr_scale=0)
