@@ -4,8 +4,8 @@ Run: python benchmarks/pacl_routes.py   →   benchmarks/results/pacl_routes.{js
      (or one route per process: ``--route b``, then ``--table`` gathers them; two processes use both cores)
 
 All on the wider world v2, from the shipped v2 CLIP (``tiny-clip-shapes-v2``), each PACL embedder trained for
-``PACL_STEPS`` steps with the shipped recipe otherwise (the shipped embedders: 3,000), so the rows compare routes
-at equal cost, not the shipped models:
+``PACL_STEPS`` steps (unless its row says otherwise) with the shipped recipe otherwise (the shipped embedders:
+3,000), so the rows compare routes at equal cost, not the shipped models:
 
 * **(a)** the paper's protocol: frozen CLIP, per-patch embedder e_v;
 * **(b)** a dense-aware term in CLIP's own pre-training: the v2 CLIP continued for ``CLIP_STEPS`` steps with
@@ -13,7 +13,10 @@ at equal cost, not the shipped models:
   Its control, **(b0)**, is the same continuation without the term, so that (b) − (b0) is the term's effect and
   not that of more pre-training;
 * **(c)** PACL with a trainable copy of the CLIP's last vision block(s) (``PaclRecipe(tuned_blocks=k)``);
-* **(d)** the 3×3 spatial-context embedder (``PaclRecipe(context_kernel=3, lr=3e-3)``, as shipped).
+* **(d)** the 3×3 spatial-context embedder (``PaclRecipe(context_kernel=3, lr=3e-3)``, as shipped);
+* **(c2+d)**, the two that worked combined: the tuned tail under the context embedder;
+* longer runs of the strongest rows: **(c2)** at the shipped length (3,000 steps), to set beside the shipped
+  embedders' cards, and **(c2+d)** at 2,000 steps.
 
 Each row reports coherence (ROC-AUC of the cosine for "same class?" over object-patch pairs; "shape": pairs of one
 colour) on the features the embedder produces, patch accuracy and mIoU (seen / held-out classes) on 500 v2
@@ -54,10 +57,16 @@ ROUTES: dict[str, dict] = {
     "b": {"label": "(b) dense term in CLIP pre-training, then (a)", "pacl": {}, "clip": {"dense_weight": 1.0}},
     "b0": {"label": "(b0) control: the same CLIP continuation without the term, then (a)", "pacl": {},
            "clip": {"dense_weight": 0.0}},
-    "c1": {"label": "(c) last vision block fine-tuned (0.1× lr), per-patch e_v", "pacl": {"tuned_blocks": 1}},
-    "c2": {"label": "(c) last 2 vision blocks fine-tuned (1× lr), per-patch e_v",
+    "c1": {"label": "(c1) last vision block fine-tuned (0.1× lr), per-patch e_v", "pacl": {"tuned_blocks": 1}},
+    "c2": {"label": "(c2) last 2 vision blocks fine-tuned (1× lr), per-patch e_v",
            "pacl": {"tuned_blocks": 2, "tail_lr_scale": 1.0}},
     "d": {"label": "(d) 3×3 spatial-context e_v, frozen CLIP", "pacl": {"context_kernel": 3, "lr": 3e-3}},
+    "cd": {"label": "(c2+d) last 2 vision blocks fine-tuned (at 1e-3, as in c2), 3×3 context e_v",
+           "pacl": {"context_kernel": 3, "lr": 3e-3, "tuned_blocks": 2, "tail_lr_scale": 1 / 3}},
+    "cd-long": {"label": "(c2+d, 2,000 steps) the same, twice as long",
+                "pacl": {"context_kernel": 3, "lr": 3e-3, "tuned_blocks": 2, "tail_lr_scale": 1 / 3, "steps": 2000}},
+    "c2-long": {"label": "(c2, 3,000 steps) last 2 vision blocks fine-tuned (1× lr), per-patch e_v",
+                "pacl": {"tuned_blocks": 2, "tail_lr_scale": 1.0, "steps": 3000}},
 }
 
 
@@ -99,7 +108,7 @@ def run_route(key: str) -> dict:
         with torch.no_grad():  # the continued CLIP's own projected patches, training-free (chapter 02's raw patches)
             raw = evaluate_segmentation(bundle, val.images, class_targets(val.semantic), CLASS_NAMES, method="clip")
         extra |= {"raw_patches_miou": round(raw.miou, 4)}
-    recipe = PaclRecipe(world="v2", steps=PACL_STEPS, **route["pacl"])
+    recipe = PaclRecipe(**({"world": "v2", "steps": PACL_STEPS} | route["pacl"]))
     model, result = train_pacl(bundle, recipe, eval_every=250,
                                eval_fn=lambda m: evaluate_pacl_segmentation(m, n_scenes=200, world="v2")[0])
     model.eval()
@@ -112,15 +121,17 @@ def run_route(key: str) -> dict:
 
 
 def table() -> None:
-    rows = [json.loads((PARTS / f"{key}.json").read_text()) for key in ROUTES if (PARTS / f"{key}.json").exists()]
-    text = ("| route | coherence: objects | coherence: shape | patch accuracy | mIoU seen | mIoU held-out | "
-            "mIoU shifted | φ̂ / φ seen | φ̂ / φ held-out |\n|---|---|---|---|---|---|---|---|---|\n")
+    rows = [json.loads((PARTS / f"{key}.json").read_text()) | {"label": ROUTES[key]["label"]}  # labels from here
+            for key in ROUTES if (PARTS / f"{key}.json").exists()]
+    text = ("| route | steps | coherence: objects | coherence: shape | patch accuracy | mIoU seen | mIoU held-out | "
+            "mIoU shifted | φ̂ / φ seen | φ̂ / φ held-out |\n|---|---|---|---|---|---|---|---|---|---|\n")
     text += "\n".join(
-        f"| {r['label']} | {r['coherence_objects']:.3f} | {r['coherence_shape']:.3f} | {100 * r['patch_accuracy']:.1f} | "
+        f"| {r['label']} | {r['recipe']['steps']:,} | {r['coherence_objects']:.3f} | {r['coherence_shape']:.3f} | {100 * r['patch_accuracy']:.1f} | "
         f"{100 * r['miou_seen']:.1f} | {100 * r['miou_heldout']:.1f} | {100 * r['miou_shifted']:.1f} | "
         f"{100 * r['phi_hat_seen']:.1f} / {100 * r['clip_phi_seen']:.1f} | "
         f"{100 * r['phi_hat_heldout']:.1f} / {100 * r['clip_phi_heldout']:.1f} |" for r in rows)
-    text += (f"\n\nEvery PACL embedder trained {PACL_STEPS} steps on v2 (the shipped ones: {PaclRecipe().steps}); "
+    text += (f"\n\nEvery PACL embedder trained on v2 for the steps given ({PACL_STEPS:,} unless said; the shipped ones: "
+             f"{PaclRecipe().steps:,}); "
              f"(b) and (b0) first continue the v2 CLIP for {CLIP_STEPS} steps. {EVAL_SCENES} v2 validation scenes "
              f"(seed {EVAL_SEED}) and {EVAL_SCENES} shifted scenes; all 49 class names, background ignored.")
     write("pacl_routes", {"machine": machine(), "pacl_steps": PACL_STEPS, "clip_steps": CLIP_STEPS, "rows": rows}, text)
