@@ -48,3 +48,11 @@ def test_bad_tuned_blocks_are_named(bundle):
         PaclModel(bundle, PaclConfig(tuned_blocks=1.0))
     with pytest.raises(ValueError, match="tail_lr_scale must lie strictly between 0 and inf; got 0"):
         PaclRecipe(tail_lr_scale=0)
+
+
+def test_the_targets_report_says_met_or_missed_per_target():
+    from vlseg.pacl import pacl_targets_report
+
+    report = pacl_targets_report({"patch accuracy": 0.78, "mIoU seen": 0.70, "mIoU held-out": 0.646, "mIoU shifted": 0.2})
+    assert report.splitlines() == ["  patch accuracy >= 85%    MISSED (78.0)", "  mIoU seen >= 70          met (70.0)",
+                                   "  mIoU held-out >= 60      met (64.6)", "  mIoU shifted >= 50       MISSED (20.0)"]

@@ -7,7 +7,7 @@ trained part) → :mod:`~vlseg.pacl.loss` (InfoNCE over φ̂) → :mod:`~vlseg.p
 
 from vlseg.pacl.compatibility import pacl_compatibility, pacl_compatibility_naive, patch_weights, pooled_embeds
 from vlseg.pacl.embedder import VisionEmbedder
-from vlseg.pacl.evaluation import evaluate_pacl_segmentation, pacl_image_accuracy
+from vlseg.pacl.evaluation import evaluate_pacl_segmentation, pacl_image_accuracy, pacl_targets_report
 from vlseg.pacl.loss import PaclLoss, pacl_loss
 from vlseg.pacl.model import PaclConfig, PaclModel
 from vlseg.pacl.training import PaclRecipe, pacl_step_fn, train_pacl
@@ -23,6 +23,7 @@ __all__ = [
     "pacl_compatibility_naive",
     "pacl_image_accuracy",
     "pacl_loss",
+    "pacl_targets_report",
     "pacl_step_fn",
     "patch_weights",
     "pooled_embeds",
