@@ -4,9 +4,12 @@ import json
 from dataclasses import asdict
 
 import pytest
+import torch
 
+import vlseg
 from vlseg.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from vlseg.clip import build_tiny_clip
+from vlseg.deltas import QUANTISED, decode_deltas
 from vlseg.pacl import evaluate_pacl_segmentation, pacl_image_accuracy
 from vlseg.checkpoint import WEIGHTS_DIR
 from vlseg.registry import entry, names
@@ -40,10 +43,21 @@ def test_the_paper_protocol_is_shipped_per_patch():
     assert entry(NAME).recipe.context_kernel == 1 and "context_kernel" not in model_card(NAME)["config"]
 
 
-def test_only_the_embedder_and_logit_scale_are_shipped(name, model):
+def test_only_the_trained_parts_are_shipped(name, model):
+    """The embedder and the logit scale; with a tuned tail also its blocks, as int8 differences from the CLIP's."""
+    spec = entry(name)
     tensors, _ = load_checkpoint(WEIGHTS_DIR / f"{name}.safetensors")
+    trained = ("embedder.", "loss.") + (("tuned_tail.",) if spec.recipe.tuned_blocks else ())
+    if spec.recipe.tuned_blocks:
+        tail_keys = [key for key in model.state_dict() if key.startswith("tuned_tail.")]
+        assert tail_keys and all(tensors[key + QUANTISED].dtype == torch.int8 for key in tail_keys)
+        base = vlseg.pretrained(spec.base, device="cpu")
+        tensors = decode_deltas(tensors, spec.delta_base(spec.recipe, base), "")
+        assert model_card(name)["stored"].startswith("tuned_tail.* (its last 2 vision blocks")
+    else:
+        assert spec.delta_base is None and "stored" not in model_card(name)
     assert set(tensors) == set(model.state_dict())
-    assert all(key.startswith(("embedder.", "loss.")) for key in tensors)
+    assert all(key.startswith(trained) for key in tensors)
 
 
 def test_evaluation_reproduces_recorded_metrics(model, card):

@@ -27,6 +27,17 @@ def test_the_copy_starts_as_the_frozen_tokens_and_only_it_and_the_embedder_train
     assert all(g is not None for g in tail_grads) and any(g.abs().sum() > 0 for g in tail_grads)
 
 
+def test_source_state_names_the_clip_tensors_as_the_copy_does(bundle):
+    model = PaclModel(bundle, PaclConfig(tuned_blocks=2))
+    copy_state = {k: v for k, v in model.state_dict().items() if k.startswith("tuned_tail.")}
+    source = TunedVisionTail.source_state(bundle, 2)
+    assert set(source) == set(copy_state)
+    assert all(torch.equal(source[k], copy_state[k]) for k in source)  # the copy starts as the CLIP's last blocks
+    layers = bundle.model.vision_model.encoder.layers
+    assert torch.equal(source["tuned_tail.blocks.0.mlp.fc1.weight"], layers[2].mlp.fc1.weight)  # block L − 2 first
+    assert not torch.equal(source["tuned_tail.blocks.0.mlp.fc1.weight"], layers[3].mlp.fc1.weight)
+
+
 def test_training_moves_the_copy_not_the_clip_and_at_its_own_learning_rate(bundle):
     before = {k: v.clone() for k, v in bundle.model.state_dict().items()}
     recipe = PaclRecipe(steps=3, batch_size=8, hidden_dim=16, tuned_blocks=1, tail_lr_scale=0.25, warmup_steps=1)

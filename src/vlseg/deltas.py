@@ -10,7 +10,9 @@ little from the shipped CLIP it started from. Every CRIS checkpoint used to carr
 
 halves that part: the base is already shipped, and the loader checks it is the very one (the ``clip`` fingerprint in
 the checkpoint's config) before adding the differences. The model card's metrics are measured on Ŵ, the weights as
-loaded. Tensors that are not floating point (e.g. position ids) are stored unchanged.
+loaded. Tensors that are not floating point (e.g. position ids) are stored unchanged. PACL's tuned tail (a trained
+copy of the CLIP's last vision blocks, :mod:`vlseg.pacl.tuned_tail`) is shipped the same way, as differences from the
+blocks it copied; each registry entry says which tensors it stores so (``ShippedModel.delta_base``).
 """
 
 from __future__ import annotations

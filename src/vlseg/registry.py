@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from torch import nn
+from torch import Tensor, nn
 
 from vlseg.checkpoint import state_digest
 from vlseg.clip import TINY_CLIP_SPEC, ClipBundle, build_tiny_clip
@@ -21,6 +21,7 @@ from vlseg.cris.evaluation import EVAL_SEED as CRIS_EVAL_SEED
 from vlseg.cris.evaluation import KIND_SCENES, OTHER_WORLD_SETS
 from vlseg.pacl import PaclModel, PaclRecipe, evaluate_pacl_segmentation, pacl_image_accuracy, train_pacl
 from vlseg.pacl.evaluation import EVAL_SCENES, EVAL_SEED, IMAGE_N_PER_CLASS, IMAGE_SEED
+from vlseg.pacl.tuned_tail import TunedVisionTail
 from vlseg.text import shipped_tokenizer, tokenizer_digest, tokenizer_file
 from vlseg.training import TrainResult
 
@@ -44,7 +45,11 @@ class ShippedModel:
     minutes: int  # CPU minutes to train (2 cores), said before a retraining starts
     base: str | None = None
     files: Callable[[Model, Any, Any], None] | None = None  # (model, recipe, folder): extra files next to the weights
-    fine_tuned_base: str | None = None  # state-dict prefix of a fine-tuned copy of the base, shipped as int8 deltas
+    # A fine-tuned copy of (part of) the base, shipped as int8 differences from it (vlseg.deltas): given the recipe
+    # and the base, the base's tensors it started from, named as in the shipped state dict; and, for the card, which
+    # of the shipped tensors those are.
+    delta_base: Callable[[Any, ClipBundle], dict[str, Tensor]] | None = None
+    delta_tensors: str = ""
 
     @property
     def command(self) -> str:
@@ -139,12 +144,19 @@ def _pacl_evaluator(world: str) -> Callable[[PaclModel], Metrics]:
     return evaluate
 
 
+def _tuned_tail_base(recipe: PaclRecipe, base: ClipBundle) -> dict[str, Tensor]:
+    return TunedVisionTail.source_state(base, recipe.tuned_blocks)
+
+
 def _pacl(name: str, summary: str, recipe: PaclRecipe, minutes: int = 25,
           base: str = "tiny-clip-shapes") -> ShippedModel:
+    tuned = recipe.tuned_blocks > 0  # a tuned tail is a fine-tuned copy of the CLIP's last blocks: stored as deltas
     return ShippedModel(
         name=name, family="pacl", summary=summary, recipe=recipe, config=_pacl_config,
         build=lambda recipe, base: PaclModel(base, recipe.model), train=_pacl_train,
-        evaluate=_pacl_evaluator(recipe.world), minutes=minutes, base=base)
+        evaluate=_pacl_evaluator(recipe.world), minutes=minutes, base=base,
+        delta_base=_tuned_tail_base if tuned else None,
+        delta_tensors=f"tuned_tail.* (its last {recipe.tuned_blocks} vision blocks and post-LayerNorm)" if tuned else "")
 
 
 # ---- CRIS ----------------------------------------------------------------------------------------------------------
@@ -165,13 +177,18 @@ def _cris_evaluator(world: str) -> Callable[[CRIS], Metrics]:
     return evaluate
 
 
+def _cris_clip_base(recipe: CrisRecipe, base: ClipBundle) -> dict[str, Tensor]:
+    return {f"clip.{key}": value for key, value in base.model.state_dict().items()}
+
+
 def _cris(name: str, summary: str, recipe: CrisRecipe, base: str = "tiny-clip-shapes",
           minutes: int = 25) -> ShippedModel:
     return ShippedModel(
         name=name, family="cris", summary=summary, recipe=recipe, config=_cris_config,
         build=lambda recipe, base: CRIS(base, recipe.model),
         train=lambda recipe, base, device: train_cris(base, recipe, device=device, eval_every=250),
-        evaluate=_cris_evaluator(recipe.world), minutes=minutes, base=base, fine_tuned_base="clip.")
+        evaluate=_cris_evaluator(recipe.world), minutes=minutes, base=base,
+        delta_base=_cris_clip_base, delta_tensors="clip.*")
 
 
 REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
@@ -189,6 +206,11 @@ REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
     _pacl("pacl-shapes-v2-context",
           "PACL's embedder with the 3×3 context branch (not in the paper), on the frozen v2 CLIP, trained on v2",
           PaclRecipe(world="v2", context_kernel=3, lr=3e-3), base="tiny-clip-shapes-v2"),
+    _pacl("pacl-shapes-v2-tuned",
+          "routes (c)+(d), not in the paper: PACL's 3×3 context embedder over a trainable copy of the v2 CLIP's last "
+          "2 vision blocks, trained on v2",
+          PaclRecipe(world="v2", context_kernel=3, lr=3e-3, tuned_blocks=2, tail_lr_scale=1 / 3), minutes=55,
+          base="tiny-clip-shapes-v2"),
     _cris("cris-shapes", "CRIS on the tiny CLIP, fine-tuned at 0.1× the head's learning rate", CrisRecipe()),
     _cris("cris-shapes-no-decoder", "ablation: CRIS without the vision-language decoder",
           CrisRecipe().with_model(use_decoder=False)),

@@ -91,9 +91,9 @@ def load_weights(name: str, weights_dir: Path | None = None, device: str | None 
     folder = check_path(weights_dir, "weights_dir") if weights_dir is not None else checkpoint.WEIGHTS_DIR
     path = Path(folder) / f"{name}.safetensors"
     tensors, _ = load_checkpoint(path, expected_config=expected_config(name, base), rebuild=spec.command)
-    if spec.fine_tuned_base is not None:  # the fine-tuned CLIP is stored as int8 differences from ``base``
+    if spec.delta_base is not None:  # a fine-tuned copy of the CLIP is stored as int8 differences from ``base``
         try:
-            tensors = decode_deltas(tensors, base.model.state_dict(), spec.fine_tuned_base)
+            tensors = decode_deltas(tensors, spec.delta_base(spec.recipe, base), "")
         except ValueError as err:
             raise corrupt_error(path, err, spec.command) from err
     model = spec.build(spec.recipe, base)
@@ -130,7 +130,7 @@ def pretrained(name: str = "tiny-clip-shapes", device: str | None = None, retrai
 
 def stored_note(spec: Any) -> str:
     """What a card says about weights stored as differences from their base (:mod:`vlseg.deltas`)."""
-    return (f"{spec.fine_tuned_base}* as int8 differences from {spec.base} (one scale per row; vlseg.deltas); "
+    return (f"{spec.delta_tensors} as int8 differences from {spec.base} (one scale per row; vlseg.deltas); "
             "metrics measured on the decoded weights")
 
 
@@ -152,16 +152,16 @@ def ship(name: str, recipe: Any = None, out_dir: Path | None = None, device: str
     model.to("cpu")
     base = base.to("cpu") if base is not None else None
     state = stored = rounded_state(trained_module(model))
-    if spec.fine_tuned_base is not None:  # ship the fine-tuned CLIP as int8 differences from the base, measure that
-        base_state = base.model.state_dict()
-        stored = encode_deltas(state, base_state, spec.fine_tuned_base)
-        trained_module(model).load_state_dict(decode_deltas(stored, base_state, spec.fine_tuned_base))
+    if spec.delta_base is not None:  # ship the fine-tuned copy as int8 differences from the base, measure that
+        base_state = spec.delta_base(recipe, base)
+        stored = encode_deltas(state, base_state, "")
+        trained_module(model).load_state_dict(decode_deltas(stored, base_state, ""))
     metrics, how = spec.evaluate(model)
     card = {"command": spec.command if recipe == spec.recipe else f"{spec.command} --steps {recipe.steps}",
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
             "device": device if not here.is_distributed else f"{here.size} processes on {torch.device(device).type}"}
     card |= run_card(asdict(recipe), result) | {"metrics": metrics, "eval": how}
-    if spec.fine_tuned_base is not None:
+    if spec.delta_base is not None:
         card["stored"] = stored_note(spec)
     path = write_model(out_dir, name, stored, {"name": name} | spec.config(recipe, base), card,
                        keep_dtype=[key for key in stored if key.endswith(SCALE)])

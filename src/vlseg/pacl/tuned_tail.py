@@ -38,6 +38,18 @@ class TunedVisionTail(nn.Module):
         for param in self.parameters():
             param.requires_grad_(True)
 
+    @staticmethod
+    def source_state(bundle: ClipBundle, num_blocks: int, prefix: str = "tuned_tail.") -> dict[str, Tensor]:
+        """The frozen CLIP's tensors a copy of ``num_blocks`` blocks started from, named as in the copy's
+        ``state_dict`` (after ``prefix``): what a shipped tuned tail is stored as differences from
+        (:mod:`vlseg.deltas`)."""
+        vision = bundle.model.vision_model
+        first = len(vision.encoder.layers) - check_positive_int(num_blocks, "num_blocks")
+        state = {f"{prefix}post_layernorm.{key}": value for key, value in vision.post_layernorm.state_dict().items()}
+        for index, layer in enumerate(vision.encoder.layers[first:]):
+            state |= {f"{prefix}blocks.{index}.{key}": value for key, value in layer.state_dict().items()}
+        return state
+
     def forward(self, bundle: ClipBundle, pixel_values: Tensor) -> Tensor:
         """(B, 3, S, S) → normed patch tokens (B, T, C); gradients reach the copied blocks only."""
         with torch.no_grad():
