@@ -53,7 +53,7 @@ def test_only_the_trained_parts_are_shipped(name, model):
         assert tail_keys and all(tensors[key + QUANTISED].dtype == torch.int8 for key in tail_keys)
         base = vlseg.pretrained(spec.base, device="cpu")
         tensors = decode_deltas(tensors, spec.delta_base(spec.recipe, base), "")
-        assert model_card(name)["stored"].startswith("tuned_tail.* (its last 2 vision blocks")
+        assert model_card(name)["stored"].startswith(f"tuned_tail.* (its last {spec.recipe.tuned_blocks} vision blocks")
     else:
         assert spec.delta_base is None and "stored" not in model_card(name)
     assert set(tensors) == set(model.state_dict())
