@@ -15,6 +15,7 @@ from vlseg.cris import (
     sine_positions_2d,
     text_to_pixel_contrastive_loss,
 )
+from vlseg.cris.data import referring_batch
 from vlseg.cris.model import CRIS, CrisConfig
 from vlseg.data import generate_batch
 from vlseg.training import TrainConfig, make_optimizer
@@ -154,17 +155,23 @@ def test_fine_tuning_leaves_the_callers_clip_alone():
     assert all(torch.equal(before[k], v) for k, v in bundle.model.state_dict().items())
 
 
+class TextRecorder(CRIS):
+    """A CRIS that keeps the texts it is given (decoded from its tokens), to see what training feeds it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen_texts: list[str] = []
+
+    def forward(self, pixel_values, input_ids, attention_mask):  # noqa: D102
+        self.seen_texts.extend(self.bundle.tokenizer.batch_decode(input_ids, skip_special_tokens=True))
+        return super().forward(pixel_values, input_ids, attention_mask)
+
+
 def test_training_batches_never_name_a_heldout_class():
     from vlseg.cris.training import CrisRecipe, cris_step_fn
 
-    seen_texts = []
-
-    class Recorder(CRIS):
-        def forward(self, pixel_values, input_ids, attention_mask):  # noqa: D102
-            seen_texts.extend(self.bundle.tokenizer.batch_decode(input_ids, skip_special_tokens=True))
-            return super().forward(pixel_values, input_ids, attention_mask)
-
-    model = Recorder(build_tiny_clip(seed=0), CrisConfig(decoder_layers=1))
+    model = TextRecorder(build_tiny_clip(seed=0), CrisConfig(decoder_layers=1))
+    seen_texts = model.seen_texts
     loss = cris_step_fn(model, CrisRecipe(batch_size=24))(0)["loss"]
     assert loss.ndim == 0 and torch.isfinite(loss)
     from vlseg.data.vocabulary import HELDOUT_CLASSES
@@ -215,3 +222,66 @@ def test_concat_referring_batches_keeps_every_field_in_order():
     assert bool((whole.masks[:len(parts[0].masks)] == parts[0].masks).all())
     with pytest.raises(ValueError, match="no batches"):
         concat_referring_batches([])
+
+
+def test_pseudo_words_insert_one_invented_word_and_nothing_held_out():
+    import re
+
+    import numpy as np
+
+    from vlseg.cris.data import pseudo_word, with_pseudo_words
+    from vlseg.data.referring import HELDOUT_ONLY_WORDS
+
+    texts = ["the red circle", "find the star left of the square", "the second ring from the left"] * 200
+    augmented = with_pseudo_words(texts, 0.5, np.random.default_rng(0))
+    assert augmented == with_pseudo_words(texts, 0.5, np.random.default_rng(0))  # seeded
+    changed = [(old, new) for old, new in zip(texts, augmented) if old != new]
+    assert 0.4 < len(changed) / len(texts) < 0.6  # about half
+    positions = set()
+    for old, new in changed:  # exactly one word more, the others in their order
+        old_words, new_words = old.split(), new.split()
+        assert len(new_words) == len(old_words) + 1
+        extra = next(i for i in range(len(new_words)) if new_words[:i] + new_words[i + 1:] == old_words)
+        positions.add(extra if extra < len(old_words) else "end")
+        assert re.fullmatch(r"([bdfgklmnprstvz][aeiou]){2,3}", new_words[extra])
+        assert not set(new.split()) & HELDOUT_ONLY_WORDS
+        assert not any(held in new_words[extra] for held in HELDOUT_ONLY_WORDS)
+    assert {0, 1, "end"} <= positions  # anywhere: first, inside, last
+    assert with_pseudo_words(texts, 0.0, np.random.default_rng(0)) == texts
+    assert all(t != a for t, a in zip(texts, with_pseudo_words(texts, 1.0, np.random.default_rng(0))))
+    words = {pseudo_word(np.random.default_rng(seed)) for seed in range(2000)}
+    assert not words & {"side", "red", "ring", "the", "left", "star"} and len(words) > 1000
+    with pytest.raises(ValueError, match=r"probability must lie in \[0, 1\]; got 1.5"):
+        with_pseudo_words(texts, 1.5, np.random.default_rng(0))
+
+
+def test_the_recipes_pseudo_words_reach_the_model_and_are_checked():
+    from vlseg.cris.training import CrisRecipe, cris_step_fn
+
+    model = TextRecorder(build_tiny_clip(seed=0), CrisConfig(decoder_layers=1))
+    seen_texts = model.seen_texts
+    cris_step_fn(model, CrisRecipe(batch_size=16, pseudo_words=1.0))(0)
+    plain = referring_batch(16, seed=0, split="train", block=0, heldout_names=False)
+    assert len(seen_texts) == len(plain.texts)
+    assert all(len(seen.split()) == len(text.split()) + 1 for seen, text in zip(seen_texts, plain.texts))
+    with pytest.raises(ValueError, match=r"pseudo_words must lie in \[0, 1\]; got -0.1"):
+        CrisRecipe(pseudo_words=-0.1)
+
+
+def test_expression_ious_agree_with_the_sets_scores_and_group_by_any_label():
+    from vlseg.cris.evaluation import evaluate_referring, evaluation_batches, expression_ious, miou_by
+
+    arguments = {"n_scenes": 60, "batch_size": 60, "world": "v2", "phrasings": "heldout"}
+
+    def half_right(images, texts):  # the true mask for the expressions with an even number of words, else nothing
+        masks = evaluation_batches(**arguments)[0].masks
+        return masks & torch.tensor([len(t.split()) % 2 == 0 for t in texts])[:, None, None]
+
+    ious, batch = expression_ious(half_right, **arguments)
+    assert ious.shape == (len(batch.texts),) and len(batch.templates) == len(batch.texts) == len(batch.masks)
+    assert abs(float(ious.mean()) - evaluate_referring(half_right, **arguments)["mIoU"]) < 1e-9
+    groups = miou_by(ious, ["even" if len(t.split()) % 2 == 0 else "odd" for t in batch.texts])
+    assert groups["even"]["mIoU"] == 100.0 and groups["odd"]["mIoU"] == 0.0
+    assert groups["even"]["n"] + groups["odd"]["n"] == len(batch.texts)
+    with pytest.raises(ValueError, match="one label each"):
+        miou_by(ious, ["a"])

@@ -339,3 +339,14 @@ def test_bad_phrasings_raise_naming_it():
         referring_batch(4, world="v2", phrasings="unseen")
     with pytest.raises(ValueError, match="unknown template"):
         template_pattern("attribute.nope")
+
+
+def test_unseen_direction_words_are_the_heldout_words_that_alone_name_a_direction():
+    from vlseg.data.referring import HELDOUT_DIRECTION_WORDS, needs_unseen_direction
+
+    assert HELDOUT_DIRECTION_WORDS == {"up", "down", "higher", "than", "beneath"}
+    assert HELDOUT_DIRECTION_WORDS <= HELDOUT_ONLY_WORDS
+    assert needs_unseen_direction("the star furthest up") and needs_unseen_direction("the ring beneath the square")
+    assert not needs_unseen_direction("the star furthest to the left")  # "left" says it
+    assert not needs_unseen_direction("highlight the red circle")
+    assert not needs_unseen_direction("the ring on the left side of the square")

@@ -7,6 +7,7 @@ evaluation on them measures composition; evaluation can keep them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,8 +16,9 @@ import torch
 from torch import Tensor
 
 from vlseg.data import generate_batch, shifted_referring_set
-from vlseg.data.referring import check_phrasings
-from vlseg.data.vocabulary import check_world
+from vlseg.data.referring import HELDOUT_ONLY_WORDS, TEMPLATES, check_phrasings, template_words
+from vlseg.checks import check_number
+from vlseg.data.vocabulary import COLOUR_NAMES, SHAPES, SIZES, check_world
 
 
 @dataclass
@@ -99,6 +101,50 @@ def referring_batch(
                            templates, heldout_phrasings)
     check_referring_batch(batch.images, batch.masks, batch.texts)
     return batch
+
+
+# Pseudo-words are consonant–vowel syllables: pronounceable, absent from ShapesWorld's language.
+_CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
+
+
+@functools.cache
+def _known_words() -> frozenset[str]:
+    """Every word a ShapesWorld v2 expression can use, its held-out templates' words included."""
+    return frozenset().union(*(template_words(t) for templates in TEMPLATES.values() for t in templates),
+                             COLOUR_NAMES, SHAPES, SIZES, {"shape"})
+
+
+def pseudo_word(rng: np.random.Generator) -> str:
+    """A random word of 2–3 consonant–vowel syllables ("bokiru") that is no word of ShapesWorld and contains no
+    word held out for testing (:data:`~vlseg.data.referring.HELDOUT_ONLY_WORDS`)."""
+    known = _known_words()
+    while True:
+        syllables = rng.integers(2, 4)
+        word = "".join(_CONSONANTS[rng.integers(len(_CONSONANTS))] + _VOWELS[rng.integers(len(_VOWELS))]
+                       for _ in range(syllables))
+        if word not in known and not any(held in word for held in HELDOUT_ONLY_WORDS):
+            return word
+
+
+def with_pseudo_words(texts: Sequence[str], probability: float, rng: np.random.Generator) -> list[str]:
+    """Text augmentation (not in CRIS): each expression, with ``probability``, gets one :func:`pseudo_word` inserted
+    at a random word boundary — "the bokiru red circle", "find the circle left of the star vemo".
+
+    A meaningless word changes neither the target nor any word that picks it out, so the model learns to read the
+    words it knows and pass over one it does not, as it must for a verb or filler it never saw in training
+    ("highlight the …"). It adds no word of the held-out phrasings. This is random insertion, one of the four
+    operations of EDA (Wei & Zou, 2019), with invented words instead of synonyms.
+    """
+    probability = check_number(probability, "probability", 0.0, 1.0, what="a number in [0, 1]")
+    augmented = []
+    for text in texts:
+        if rng.random() >= probability:
+            augmented.append(text)
+            continue
+        words = text.split()
+        position = rng.integers(len(words) + 1)
+        augmented.append(" ".join([*words[:position], pseudo_word(rng), *words[position:]]))
+    return augmented
 
 
 def shifted_referring_batch(

@@ -6,17 +6,19 @@ test world."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from vlseg.cris.data import ReferringBatch, referring_batch, referring_chunks, shifted_referring_batch
+from vlseg.cris.data import (ReferringBatch, concat_referring_batches, referring_batch, referring_chunks,
+                             shifted_referring_batch)
 from vlseg.cris.model import CRIS
 from vlseg.data.referring import KINDS
 from vlseg.data.worlds import check_evaluation_world
-from vlseg.metrics import referring_metrics
+from vlseg.metrics import mask_ious, referring_metrics
 
 PredictFn = Callable[[np.ndarray, list[str]], Tensor]  # (images (B, H, W, 3), B expressions) → (B, H, W) bool
 
@@ -75,6 +77,32 @@ def predictions_and_targets(predict: PredictFn, n_scenes: int = 400, seed: int =
     batches = evaluation_batches(n_scenes, seed, heldout_names, kinds, batch_size, world, phrasings, styles)
     predictions = torch.cat([torch.as_tensor(predict(batch.images, batch.texts)).cpu() for batch in batches])
     return predictions, torch.cat([batch.masks for batch in batches])
+
+
+def expression_ious(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL_SEED,
+                    heldout_names: bool | None = None, kinds: tuple[str, ...] | None = None, batch_size: int = 100, *,
+                    world: str = "v1", phrasings: str | None = None,
+                    styles: tuple[str, ...] | None = None) -> tuple[Tensor, ReferringBatch]:
+    """``predict``'s IoU on each expression of one evaluation set (N,), and the set itself as one batch (its texts,
+    kinds and templates in the same order), to group the expressions as one likes (:func:`miou_by`)."""
+    predictions, targets = predictions_and_targets(predict, n_scenes, seed, heldout_names, kinds, batch_size,
+                                                   world=world, phrasings=phrasings, styles=styles)
+    batches = evaluation_batches(n_scenes, seed, heldout_names, kinds, batch_size, world, phrasings, styles)
+    return mask_ious(predictions, targets), concat_referring_batches(batches)
+
+
+def miou_by(ious: Tensor, labels: Sequence[str]) -> dict[str, dict[str, float]]:
+    """mIoU (in %) and number of expressions of each label, for per-expression ``ious`` (N,) and N ``labels``,
+    labels in the order they first occur."""
+    ious = torch.as_tensor(ious)
+    if ious.ndim != 1 or len(labels) != len(ious):
+        raise ValueError(f"ious must be (N,) with one label each; got ious of shape {tuple(ious.shape)} and "
+                         f"{len(labels)} labels")
+    groups: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        groups.setdefault(label, []).append(index)
+    return {label: {"mIoU": 100 * float(ious[rows].double().mean()), "n": float(len(rows))}
+            for label, rows in groups.items()}
 
 
 def evaluate_referring(predict: PredictFn, n_scenes: int = 400, seed: int = EVAL_SEED,

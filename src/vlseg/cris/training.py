@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from vlseg.checks import check_number
 from vlseg.clip import ClipBundle
-from vlseg.cris.data import check_referring_batch, referring_batch
+from vlseg.cris.data import check_referring_batch, referring_batch, with_pseudo_words
 from vlseg.cris.evaluation import evaluate_cris
 from vlseg.cris.loss import text_to_pixel_contrastive_loss
 from vlseg.cris.model import CRIS, CrisConfig
@@ -34,9 +36,11 @@ class CrisRecipe(Recipe):
     seed: int = 0
     world: str = "v1"  # which ShapesWorld the scenes and expressions come from (vlseg.data.WORLDS)
     model: CrisConfig = field(default_factory=lambda: CrisConfig(fine_tune=True))
+    pseudo_words: float = 0.0  # share of training expressions given one invented word (with_pseudo_words; not in CRIS)
 
     def __post_init__(self) -> None:
         check_world(self.world)
+        check_number(self.pseudo_words, "pseudo_words", 0.0, 1.0, what="a share of expressions in [0, 1]")
 
     def with_model(self, **changes: Any) -> "CrisRecipe":
         """The same recipe with some :class:`CrisConfig` fields changed (an ablation)."""
@@ -53,6 +57,8 @@ def cris_step_fn(model: CRIS, recipe: CrisRecipe) -> Callable[[int], dict[str, T
                                 world=recipe.world)
         check_referring_batch(batch.images, batch.masks, batch.texts)
         images, masks, texts = batch.images, batch.masks, batch.texts
+        if recipe.pseudo_words:  # the same on every rank: seeded by the step
+            texts = with_pseudo_words(texts, recipe.pseudo_words, np.random.default_rng([recipe.seed, index, 47]))
         if here.is_distributed:  # B ≤ batch_size expressions: cut to a multiple of the ranks, keep this rank's shard
             shard = here.shard(len(texts) - len(texts) % here.size, "the step's number of expressions")
             images, masks, texts = images[shard], masks[shard], texts[shard]
@@ -66,10 +72,10 @@ def cris_step_fn(model: CRIS, recipe: CrisRecipe) -> Callable[[int], dict[str, T
 def train_cris(bundle: ClipBundle, recipe: CrisRecipe = CrisRecipe(), *, device: str | None = None,
                progress: bool = True, eval_every: int = 0) -> tuple[CRIS, TrainResult]:
     """Train a fresh CRIS on ``bundle`` (deep-copied first if the recipe fine-tunes it); ``eval_every`` > 0 scores
-    200 held-out scenes every so many steps into ``result.evals``."""
+    200 held-out scenes of the recipe's world every so many steps into ``result.evals``."""
     torch.manual_seed(recipe.seed)
     model = CRIS(bundle, recipe.model)
     result = fit(model, cris_step_fn(model, recipe), recipe.train_config(device),
                  run_config={"clip": bundle.name, "recipe": asdict(recipe)}, progress=progress, desc="CRIS",
-                 eval_fn=lambda: evaluate_cris(model, n_scenes=200), eval_every=eval_every)
+                 eval_fn=lambda: evaluate_cris(model, n_scenes=200, world=recipe.world), eval_every=eval_every)
     return model, result

@@ -150,7 +150,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", text.lower()))
 
 
-def _template_words(template: Template) -> set[str]:
+def template_words(template: Template) -> set[str]:
     """Every word a template can produce, its slots' synonyms included (noun phrases excluded)."""
     words = _words(re.sub(r"\{[a-z_]+\}", " ", template.text))
     for slot, table in DIRECTION_WORDS.items():
@@ -171,12 +171,34 @@ def _heldout_only_words() -> frozenset[str]:
     heldout: set[str] = set()
     for templates in TEMPLATES.values():
         for template in templates:
-            (heldout if template.id in _HELDOUT_IDS else seen).update(_template_words(template))
+            (heldout if template.id in _HELDOUT_IDS else seen).update(template_words(template))
     return frozenset(heldout - seen)
 
 
 # Words a model meets only at test time (listed in the module docstring; a test keeps the two in step).
 HELDOUT_ONLY_WORDS: frozenset[str] = _heldout_only_words()
+
+
+def _heldout_direction_words() -> frozenset[str]:
+    """Held-out-only words that name one direction of their slot and no other (see :data:`HELDOUT_DIRECTION_WORDS`)."""
+    words: set[str] = set()
+    for table in DIRECTION_WORDS.values():
+        per_direction = {direction: set().union(*map(_words, synonyms)) for direction, synonyms in table.items()}
+        for direction, own in per_direction.items():
+            others = set().union(*(w for d, w in per_direction.items() if d != direction))
+            words |= own - others
+    return frozenset(words & HELDOUT_ONLY_WORDS)
+
+
+# The held-out-only words that alone carry an expression's direction — "furthest up", "furthest down", "higher than",
+# "beneath" — as opposed to those that add nothing a seen word does not also say ("highlight", "which", "furthest"
+# beside "to the left"). No training text, neither the CLIP's captions nor CRIS's expressions, says what they mean.
+HELDOUT_DIRECTION_WORDS: frozenset[str] = _heldout_direction_words()
+
+
+def needs_unseen_direction(text: str) -> bool:
+    """Whether ``text`` has a :data:`HELDOUT_DIRECTION_WORDS` word: its direction is said only in words never trained on."""
+    return bool(_words(text) & HELDOUT_DIRECTION_WORDS)
 
 
 def is_heldout_template(template_id: str) -> bool:
