@@ -49,7 +49,8 @@ def measure(variant: str) -> dict:
     spec = VARIANTS[variant]
     baseline_path = BASELINE_PARTS / f"{BASELINE}.json"
     if not baseline_path.is_file():
-        raise SystemExit(f"no {baseline_path}: run `python benchmarks/cris_v2_pseudo_words.py --variant {BASELINE}` first")
+        raise SystemExit(f"no {baseline_path}: run "
+                         f"`python benchmarks/cris_v2_pseudo_words.py --variant {BASELINE}` first")
     baseline = json.loads(baseline_path.read_text())["sets"]
     recipe = RECIPES[BASELINE]["recipe"].with_model(**spec["model"])
     bundle = vlseg.pretrained("tiny-clip-shapes-v2", device="cpu")
@@ -72,8 +73,8 @@ def measure(variant: str) -> dict:
 
 def table(parts: list[dict]) -> str:
     lines = ["Each ablation of CRIS's recipe on v2 (what `cris-shapes-v2` was first shipped with) retrained with one "
-             "change, scored on the same expressions; the gap is paper − ablation in IoU points per expression, with its "
-             "95 % paired bootstrap interval.", ""]
+             "change, scored on the same expressions; the gap is paper − ablation in IoU points per expression, with "
+             "its 95 % paired bootstrap interval.", ""]
     for part in parts:
         lines += [f"**{part['variant']}** ({part['label']}; {part['steps']:,} steps, "
                   f"{part['train_seconds'] / 60:.0f} min)", "",

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from vlseg.checks import check_number
 from vlseg.data import generate_batch, shifted_referring_set
 from vlseg.data.referring import HELDOUT_ONLY_WORDS, TEMPLATES, check_phrasings, template_words
-from vlseg.checks import check_number
 from vlseg.data.vocabulary import COLOUR_NAMES, SHAPES, SIZES, check_world
 
 
@@ -103,7 +103,7 @@ def referring_batch(
     return batch
 
 
-# Pseudo-words are consonant–vowel syllables: pronounceable, absent from ShapesWorld's language.
+# Pseudo-words: consonant–vowel syllables, pronounceable, checked against every word of ShapesWorld's expressions.
 _CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
 
 
@@ -115,8 +115,8 @@ def _known_words() -> frozenset[str]:
 
 
 def pseudo_word(rng: np.random.Generator) -> str:
-    """A random word of 2–3 consonant–vowel syllables ("bokiru") that is no word of ShapesWorld and contains no
-    word held out for testing (:data:`~vlseg.data.referring.HELDOUT_ONLY_WORDS`)."""
+    """A random word of 2–3 consonant–vowel syllables ("bokiru") that no ShapesWorld expression uses and that contains
+    no word held out for testing (:data:`~vlseg.data.referring.HELDOUT_ONLY_WORDS`)."""
     known = _known_words()
     while True:
         syllables = rng.integers(2, 4)

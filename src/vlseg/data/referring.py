@@ -197,7 +197,8 @@ HELDOUT_DIRECTION_WORDS: frozenset[str] = _heldout_direction_words()
 
 
 def needs_unseen_direction(text: str) -> bool:
-    """Whether ``text`` has a :data:`HELDOUT_DIRECTION_WORDS` word: its direction is said only in words never trained on."""
+    """Whether ``text`` has a :data:`HELDOUT_DIRECTION_WORDS` word, so that its direction is said only in words never
+    trained on."""
     return bool(_words(text) & HELDOUT_DIRECTION_WORDS)
 
 
