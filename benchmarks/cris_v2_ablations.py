@@ -18,7 +18,6 @@ interval (``vlseg.metrics.paired_bootstrap``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict
@@ -27,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, write  # noqa: E402
+from _common import RESULTS, machine, variant_command, write  # noqa: E402
 
 from cris_v2_pseudo_words import PARTS as BASELINE_PARTS  # noqa: E402
 from cris_v2_pseudo_words import SETS, VARIANTS as RECIPES  # noqa: E402
@@ -87,24 +86,16 @@ def table(parts: list[dict]) -> str:
     return "\n".join(lines).rstrip()
 
 
+def gather(parts: dict[str, dict]) -> None:
+    if not parts:
+        raise SystemExit(f"no measured variants in {PARTS}; run --variant NAME first")
+    measured = list(parts.values())
+    write("cris_v2_ablations", {"baseline": BASELINE, "variants": measured, "machine": measured[0]["machine"]},
+          table(measured))
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", choices=sorted(VARIANTS))
-    parser.add_argument("--table", action="store_true", help="gather the measured variants into one table")
-    args = parser.parse_args()
-    if args.variant is None and not args.table:
-        parser.error("give --variant NAME (to measure one) or --table (to gather them)")
-    if args.variant is not None:
-        PARTS.mkdir(parents=True, exist_ok=True)
-        part = measure(args.variant)
-        (PARTS / f"{args.variant}.json").write_text(json.dumps(part, indent=1) + "\n")
-    if args.table:
-        parts = [json.loads((PARTS / f"{name}.json").read_text()) for name in VARIANTS
-                 if (PARTS / f"{name}.json").is_file()]
-        if not parts:
-            raise SystemExit(f"no measured variants in {PARTS}; run --variant NAME first")
-        write("cris_v2_ablations", {"baseline": BASELINE, "variants": parts, "machine": parts[0]["machine"]},
-              table(parts))
+    variant_command(__doc__.splitlines()[0], VARIANTS, PARTS, measure, gather)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ expression's direction is said only in words never trained on (:data:`vlseg.data
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict
@@ -26,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, write  # noqa: E402
+from _common import RESULTS, machine, variant_command, write  # noqa: E402
 
 import vlseg  # noqa: E402
 from vlseg.checkpoint import load_checkpoint, load_state_strictly  # noqa: E402
@@ -141,29 +140,18 @@ def table(parts: dict[str, dict]) -> str:
     return "\n".join(lines).rstrip()
 
 
+def gather(parts: dict[str, dict]) -> None:
+    if BASELINE not in parts or len(parts) < 2:
+        raise SystemExit(f"measure {BASELINE!r} and another variant first (found {sorted(parts)} in {PARTS})")
+    write("cris_v2_pseudo_words", {"shipped": NAME, "baseline": BASELINE, "gaps": gaps(parts),
+                                   "held-out phrasings": phrasing_breakdown(parts),
+                                   "variants": {name: {k: v for k, v in part.items() if k != "sets"}
+                                                for name, part in parts.items()},
+                                   "machine": parts[BASELINE]["machine"]}, table(parts))
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variant", choices=sorted(VARIANTS))
-    parser.add_argument("--from", dest="folder", type=Path, default=None,
-                        help="score the cris-shapes-v2 weights in this folder instead of training them")
-    parser.add_argument("--table", action="store_true", help="gather the measured variants into one table")
-    args = parser.parse_args()
-    if args.variant is None and not args.table:
-        parser.error("give --variant NAME (to measure one) or --table (to gather them)")
-    if args.variant is not None:
-        PARTS.mkdir(parents=True, exist_ok=True)
-        part = measure(args.variant, args.folder)
-        (PARTS / f"{args.variant}.json").write_text(json.dumps(part) + "\n")
-    if args.table:
-        parts = {name: json.loads((PARTS / f"{name}.json").read_text()) for name in VARIANTS
-                 if (PARTS / f"{name}.json").is_file()}
-        if BASELINE not in parts or len(parts) < 2:
-            raise SystemExit(f"measure {BASELINE!r} and another variant first (found {sorted(parts)} in {PARTS})")
-        write("cris_v2_pseudo_words", {"shipped": NAME, "baseline": BASELINE, "gaps": gaps(parts),
-                                       "held-out phrasings": phrasing_breakdown(parts),
-                                       "variants": {name: {k: v for k, v in part.items() if k != "sets"}
-                                                    for name, part in parts.items()},
-                                       "machine": parts[BASELINE]["machine"]}, table(parts))
+    variant_command(__doc__.splitlines()[0], VARIANTS, PARTS, measure, gather, score_from=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ All on the wider world v2, from the shipped v2 CLIP (``tiny-clip-shapes-v2``), e
   not that of more pre-training;
 * **(c)** PACL with a trainable copy of the CLIP's last vision block(s) (``PaclRecipe(tuned_blocks=k)``);
 * **(d)** the 3×3 spatial-context embedder (``PaclRecipe(context_kernel=3, lr=3e-3)``, as shipped);
-* **(c2+d)**, the two that worked combined: the tuned tail under the context embedder;
+* **(c2+d)**, the two that worked combined: the tuned tail under the context embedder, and **(c3+d)** with one more
+  tuned block;
 * longer runs of the strongest rows: **(c2)** at the shipped length (3,000 steps), to set beside the shipped
   embedders' cards, and **(c2+d)** at 2,000 steps.
 
@@ -65,6 +66,8 @@ ROUTES: dict[str, dict] = {
            "pacl": {"context_kernel": 3, "lr": 3e-3, "tuned_blocks": 2, "tail_lr_scale": 1 / 3}},
     "cd-long": {"label": "(c2+d, 2,000 steps) the same, twice as long",
                 "pacl": {"context_kernel": 3, "lr": 3e-3, "tuned_blocks": 2, "tail_lr_scale": 1 / 3, "steps": 2000}},
+    "c3d": {"label": "(c3+d) last 3 vision blocks fine-tuned (at 1e-3), 3×3 context e_v",
+            "pacl": {"context_kernel": 3, "lr": 3e-3, "tuned_blocks": 3, "tail_lr_scale": 1 / 3}},
     "c2-long": {"label": "(c2, 3,000 steps) last 2 vision blocks fine-tuned (1× lr), per-patch e_v",
                 "pacl": {"tuned_blocks": 2, "tail_lr_scale": 1.0, "steps": 3000}},
 }

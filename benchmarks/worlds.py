@@ -1,6 +1,7 @@
 """How far do the shipped models carry? Each scored on its own world and on worlds it was not tuned on.
 
 Run: python benchmarks/worlds.py   →   benchmarks/results/worlds.{json,md}
+     (after retraining one model: ``--model NAME`` scores it again and keeps the others' saved rows)
 
 Every shipped model (trained on ShapesWorld "v1", or on its wider "v2") is scored, through the same evaluation
 code as its model card, on three worlds (:data:`vlseg.data.EVALUATION_WORLDS`):
@@ -14,11 +15,13 @@ code as its model card, on three worlds (:data:`vlseg.data.EVALUATION_WORLDS`):
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, write  # noqa: E402
+from _common import RESULTS, machine, write  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -31,38 +34,52 @@ from vlseg.pacl.evaluation import EVAL_SCENES, evaluate_pacl_segmentation  # noq
 from vlseg.registry import entry, names  # noqa: E402
 
 REFERRING_SCENES = 400
+SAVED = RESULTS / "worlds.json"
 
 
-def main() -> None:
-    torch.set_num_threads(1)
-    rows: list[dict] = []
-    for name in names("clip"):
-        clip = vlseg.pretrained(name)
+def score(name: str) -> list[dict]:
+    """One shipped model's rows: each of its measures on each world."""
+    family, rows = entry(name).family, []
+    model = vlseg.pretrained(name)
+    if family == "clip":
         for world in EVALUATION_WORLDS:
-            metrics = evaluate_zero_shot(clip, world=world)
+            metrics = evaluate_zero_shot(model, world=world)
             rows.append({"model": name, "measure": "zero-shot top-1, seen / held-out classes", "world": world,
                          "value": [metrics["top1_seen"], metrics["top1_heldout"]]})
-            print(rows[-1], flush=True)
-    for name in names("pacl"):
-        pacl = vlseg.pretrained(name)
+    elif family == "pacl":
         for world in EVALUATION_WORLDS:
-            scores, _ = evaluate_pacl_segmentation(pacl, world=world)
+            scores, _ = evaluate_pacl_segmentation(model, world=world)
             rows.append({"model": name, "measure": "mIoU, seen / held-out classes", "world": world,
                          "value": [scores["miou_seen"], scores["miou_heldout"]]})
-            print(rows[-1], flush=True)
-    for name in names("cris"):
-        cris = vlseg.pretrained(name)
+    else:
         sets = {("v1", "all expressions"): {}, ("v2", "seen phrasings"): {"phrasings": "seen"},
                 ("v2", "held-out phrasings"): {"phrasings": "heldout"},
                 ("shifted", "all expressions"): {}, ("shifted", "plain: the ⟨colour⟩ ⟨shape⟩"): {"styles": ("plain",)},
                 ("shifted", "free wordings"): {"styles": ("free",)}}
         sets |= {("shifted", f"kind: {kind}"): {"kinds": (kind,)} for kind in KINDS}
         for (world, label), arguments in sets.items():
-            metrics = evaluate_referring(cris.predict, n_scenes=REFERRING_SCENES, seed=EVAL_SEED, heldout_names=False,
+            metrics = evaluate_referring(model.predict, n_scenes=REFERRING_SCENES, seed=EVAL_SEED, heldout_names=False,
                                          world=world, **arguments)
             rows.append({"model": name, "measure": f"mIoU, {label}", "world": world, "value": [metrics["mIoU"]],
                          "n": int(metrics["n"])})
-            print(rows[-1], flush=True)
+    for row in rows:
+        print(row, flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=names(), action="append",
+                        help="score only these models again, keeping the other models' saved rows")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    saved = json.loads(SAVED.read_text())["rows"] if args.model else []
+    rows: list[dict] = []
+    for name in names("clip") + names("pacl") + names("cris"):
+        if args.model and name not in args.model:
+            rows += [row for row in saved if row["model"] == name]
+        else:
+            rows += score(name)
     write("worlds", {"machine": machine(), "pacl_scenes": EVAL_SCENES, "referring_scenes": REFERRING_SCENES,
                      "rows": rows}, render(rows))
 

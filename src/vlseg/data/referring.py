@@ -251,9 +251,14 @@ class Meaning:
 def meanings(objects: list[ShapeObject], width: int, height: int, margin: float = 0.1) -> list[Meaning]:
     """Every unambiguous meaning of the four kinds for every object of a scene (the uniqueness logic)."""
     gap_x, gap_y = margin * width, margin * height
+    # every object's look-alikes under each noun-phrase form, and its shortest unique form (None: it has none)
+    lookalikes_of = [{form: [i for i, o in enumerate(objects) if _matches(o, obj, form)] for form in NP_FORMS}
+                     for obj in objects]
+    unique_form_of = [next((form for form in NP_FORMS[1:] if lookalikes_of[a][form] == [a]), None)
+                      for a in range(len(objects))]
     out: list[Meaning] = []
     for t, target in enumerate(objects):
-        lookalikes = {form: [i for i, o in enumerate(objects) if _matches(o, target, form)] for form in NP_FORMS}
+        lookalikes = lookalikes_of[t]
 
         # attribute: the shortest unique description, and the full one when it differs
         unique_forms = [form for form in NP_FORMS[1:] if lookalikes[form] == [t]]
@@ -283,12 +288,9 @@ def meanings(objects: list[ShapeObject], width: int, height: int, margin: float 
                 out.append(Meaning("ordinal", t, form, heldout, "right", len(xs) - 1 - rank))
             # relations to another object that has a unique description
             for a, anchor in enumerate(objects):
-                if a == t:
+                anchor_form = unique_form_of[a]
+                if a == t or anchor_form is None:
                     continue
-                anchor_forms = [f for f in NP_FORMS[1:] if [i for i, o in enumerate(objects) if _matches(o, anchor, f)] == [a]]
-                if not anchor_forms:
-                    continue
-                anchor_form = anchor_forms[0]
                 candidates = [i for i in group if i != a]
                 if len(candidates) < 2:
                     continue  # the noun phrase alone would do; the relation would carry nothing
