@@ -70,7 +70,12 @@ def load_trained(folder: Path, recipe: CrisRecipe) -> CRIS:
 
 
 def measure(variant: str, folder: Path | None) -> dict:
-    recipe = VARIANTS[variant]["recipe"]
+    return measure_recipe(variant, VARIANTS[variant]["label"], VARIANTS[variant]["recipe"], folder)
+
+
+def measure_recipe(variant: str, label: str, recipe: CrisRecipe, folder: Path | None) -> dict:
+    """Train ``recipe`` (or load what ``folder`` holds, refused unless made by it) and score it on :data:`SETS`,
+    expression by expression."""
     if folder is not None:
         model, trained = load_trained(folder, recipe), json.loads((folder / f"{NAME}.json").read_text())
         steps, seconds = trained["steps"], trained["train_seconds"]
@@ -86,21 +91,21 @@ def measure(variant: str, folder: Path | None) -> dict:
             sets[name]["templates"] = batch.templates
             sets[name]["texts"] = batch.texts
         print(variant, name, sets[name]["mIoU"], flush=True)
-    return {"variant": variant, "label": VARIANTS[variant]["label"], "recipe": asdict(recipe), "steps": steps,
+    return {"variant": variant, "label": label, "recipe": asdict(recipe), "steps": steps,
             "train_seconds": seconds, "sets": sets, "machine": machine()}
 
 
-def gaps(parts: dict[str, dict]) -> dict[str, dict[str, dict[str, float]]]:
+def gaps(parts: dict[str, dict], baseline: str = BASELINE) -> dict[str, dict[str, dict[str, float]]]:
     """Per set, every variant's mIoU against the baseline's: the per-expression gap and its paired interval."""
     rows: dict[str, dict[str, dict[str, float]]] = {}
-    base = parts[BASELINE]["sets"]
+    base = parts[baseline]["sets"]
     for variant, part in parts.items():
-        if variant == BASELINE:
+        if variant == baseline:
             continue
         rows[variant] = {}
         for name, values in part["sets"].items():
             mean, low, high = paired_bootstrap(torch.tensor(values["ious"]), torch.tensor(base[name]["ious"]))
-            rows[variant][name] = {"expressions": len(values["ious"]), f"mIoU {BASELINE}": base[name]["mIoU"],
+            rows[variant][name] = {"expressions": len(values["ious"]), f"mIoU {baseline}": base[name]["mIoU"],
                                    f"mIoU {variant}": values["mIoU"], "gap": round(100 * mean, 2),
                                    "95% low": round(100 * low, 2), "95% high": round(100 * high, 2)}
     return rows

@@ -55,6 +55,32 @@ def test_loss_is_the_papers_formula_and_per_pixel_bce():
     assert text_to_pixel_contrastive_loss(logits, big).item() == pytest.approx(paper.item(), rel=1e-5)
 
 
+def test_full_resolution_loss_judges_the_upsampled_logits_at_every_pixel():
+    generator = torch.Generator().manual_seed(3)
+    logits = 3 * torch.randn(4, 1, 8, 8, generator=generator)
+    masks = (torch.rand(4, 32, 32, generator=generator) < 0.3).long()
+    upsampled = F.interpolate(logits, size=(32, 32), mode="bilinear", align_corners=False)[:, 0]
+    by_hand = F.binary_cross_entropy_with_logits(upsampled, masks.float())
+    full = text_to_pixel_contrastive_loss(logits, masks, upsample_logits=True)
+    assert full.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    assert full.item() != pytest.approx(text_to_pixel_contrastive_loss(logits, masks).item(), rel=1e-3)
+    same_size = (torch.rand(4, 8, 8, generator=generator) < 0.3).long()  # nothing to resize: both ways agree
+    assert text_to_pixel_contrastive_loss(logits, same_size, upsample_logits=True).item() == pytest.approx(
+        text_to_pixel_contrastive_loss(logits, same_size).item(), rel=1e-6)
+    # a mask whose boundary falls between the pixels that nearest shrinking keeps: only the full-resolution loss sees it
+    stripe = torch.zeros(1, 32, 32, dtype=torch.long)
+    stripe[:, :, 1::4] = 1  # every 4th column from 1: no column 4i, so the shrunk mask is empty
+    assert F.interpolate(stripe[:, None].float(), size=(8, 8), mode="nearest").sum() == 0
+    flat = torch.zeros(1, 1, 8, 8)
+    assert text_to_pixel_contrastive_loss(flat, stripe).item() == pytest.approx(
+        text_to_pixel_contrastive_loss(flat, stripe, upsample_logits=True).item())  # log 2 both: logits 0
+    sure_background = torch.full((1, 1, 8, 8), -10.0)
+    assert text_to_pixel_contrastive_loss(sure_background, stripe).item() < 1e-3  # blind to the stripe
+    assert text_to_pixel_contrastive_loss(sure_background, stripe, upsample_logits=True).item() > 2.0  # sees it
+    with pytest.raises(TypeError, match="upsample_logits must be a bool; got int 1"):
+        text_to_pixel_contrastive_loss(logits, masks, upsample_logits=1)
+
+
 def test_loss_rejects_bad_inputs():
     with pytest.raises(ValueError, match="same B"):
         text_to_pixel_contrastive_loss(torch.randn(2, 8, 8), torch.zeros(3, 8, 8))
@@ -266,6 +292,23 @@ def test_the_recipes_pseudo_words_reach_the_model_and_are_checked():
     assert all(len(seen.split()) == len(text.split()) + 1 for seen, text in zip(seen_texts, plain.texts))
     with pytest.raises(ValueError, match=r"pseudo_words must lie in \[0, 1\]; got -0.1"):
         CrisRecipe(pseudo_words=-0.1)
+
+
+def test_the_recipes_full_resolution_loss_reaches_the_loss_and_is_checked(monkeypatch):
+    from vlseg.cris import training
+    from vlseg.cris.training import CrisRecipe, cris_step_fn
+
+    calls = []
+    monkeypatch.setattr(training, "text_to_pixel_contrastive_loss",
+                        lambda logits, masks, upsample_logits: calls.append((logits.shape, masks.shape, upsample_logits))
+                        or logits.sum() * 0)
+    model = CRIS(build_tiny_clip(seed=0), CrisConfig(decoder_layers=1))
+    for flag in (False, True):
+        cris_step_fn(model, CrisRecipe(batch_size=4, full_resolution_loss=flag))(0)
+    assert [call[2] for call in calls] == [False, True]
+    assert calls[0][0][-2:] == (32, 32) and calls[0][1][-2:] == (64, 64)  # logits at stride 2 of the 64 px mask
+    with pytest.raises(TypeError, match="full_resolution_loss must be a bool; got str 'yes'"):
+        CrisRecipe(full_resolution_loss="yes")
 
 
 def test_expression_ious_agree_with_the_sets_scores_and_group_by_any_label():

@@ -208,8 +208,8 @@ REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
           PaclRecipe(world="v2", context_kernel=3, lr=3e-3), base="tiny-clip-shapes-v2"),
     _pacl("pacl-shapes-v2-tuned",
           "routes (c)+(d), not in the paper: PACL's 3×3 context embedder over a trainable copy of the v2 CLIP's last "
-          "2 vision blocks, trained on v2",
-          PaclRecipe(world="v2", context_kernel=3, lr=3e-3, tuned_blocks=2, tail_lr_scale=1 / 3), minutes=55,
+          "3 vision blocks, trained on v2",
+          PaclRecipe(world="v2", context_kernel=3, lr=3e-3, tuned_blocks=3, tail_lr_scale=1 / 3), minutes=50,
           base="tiny-clip-shapes-v2"),
     _cris("cris-shapes", "CRIS on the tiny CLIP, fine-tuned at 0.1× the head's learning rate", CrisRecipe()),
     _cris("cris-shapes-no-decoder", "ablation: CRIS without the vision-language decoder",

@@ -37,10 +37,14 @@ class CrisRecipe(Recipe):
     world: str = "v1"  # which ShapesWorld the scenes and expressions come from (vlseg.data.WORLDS)
     model: CrisConfig = field(default_factory=lambda: CrisConfig(fine_tune=True))
     pseudo_words: float = 0.0  # share of training expressions given one invented word (with_pseudo_words; not in CRIS)
+    full_resolution_loss: bool = False  # the loss on logits upsampled to the mask, not on a shrunk mask (not in CRIS)
 
     def __post_init__(self) -> None:
         check_world(self.world)
         check_number(self.pseudo_words, "pseudo_words", 0.0, 1.0, what="a share of expressions in [0, 1]")
+        if not isinstance(self.full_resolution_loss, bool):
+            raise TypeError(f"full_resolution_loss must be a bool; got {type(self.full_resolution_loss).__name__} "
+                            f"{self.full_resolution_loss!r}")
 
     def with_model(self, **changes: Any) -> "CrisRecipe":
         """The same recipe with some :class:`CrisConfig` fields changed (an ablation)."""
@@ -64,7 +68,7 @@ def cris_step_fn(model: CRIS, recipe: CrisRecipe) -> Callable[[int], dict[str, T
             images, masks, texts = images[shard], masks[shard], texts[shard]
         pixel_values = model.bundle.pixel_values(images)
         logits = model(pixel_values, **model.bundle.tokenize(texts)).logits  # (b, 1, h, w)
-        return {"loss": text_to_pixel_contrastive_loss(logits, masks.to(logits.device))}
+        return {"loss": text_to_pixel_contrastive_loss(logits, masks.to(logits.device), recipe.full_resolution_loss)}
 
     return step
 
