@@ -6,10 +6,11 @@ Run: python benchmarks/cris_v2_pseudo_words.py --variant paper          (trains 
      python benchmarks/cris_v2_pseudo_words.py --table   →   benchmarks/results/cris_v2_pseudo_words.{json,md}
 
 Two recipes, the same in all but one field: **paper**, CRIS's recipe on v2 (``CrisRecipe(world="v2", steps=3000)``,
-what ``cris-shapes-v2`` was first shipped with), and **pseudo-words**, the recipe ``cris-shapes-v2`` ships with now,
-which gives half of the training expressions one invented word (``pseudo_words=0.5``;
-:func:`vlseg.cris.data.with_pseudo_words`). A variant given ``--from`` is checked against its recipe (the card's)
-before it is scored. Both are scored on :data:`SETS` (v2's held-out scenes by kind, held-out class names and held-out
+what ``cris-shapes-v2`` was first shipped with), and **pseudo-words**, the recipe it was shipped with next, which
+gives half of the training expressions one invented word (``pseudo_words=0.5``;
+:func:`vlseg.cris.data.with_pseudo_words`). Both keep CRIS's loss on the shrunk mask; the shipped recipe adds the loss
+at the image's resolution on top of pseudo-words (``cris_loss_resolution.py`` measures that step). A variant given
+``--from`` is checked against its recipe (the card's) before it is scored. Both are scored on :data:`SETS` (v2's held-out scenes by kind, held-out class names and held-out
 phrasings, and the shifted world; ``cris_v2_ablations.py`` scores its ablations on the same), with the gap
 pseudo-words − paper in IoU points per expression and its 95 % paired-bootstrap interval; and on v2's held-out phrasings by template and by whether the
 expression's direction is said only in words never trained on (:data:`vlseg.data.referring.HELDOUT_DIRECTION_WORDS`).
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -40,8 +41,8 @@ from vlseg.registry import entry, recipe_with  # noqa: E402
 NAME = "cris-shapes-v2"
 VARIANTS: dict[str, dict] = {
     "paper": {"label": "CRIS's recipe; cris-shapes-v2 as first shipped", "recipe": CrisRecipe(world="v2", steps=3000)},
-    "pseudo-words": {"label": "half the training expressions given one invented word; cris-shapes-v2 now",
-                     "recipe": recipe_with(NAME)},
+    "pseudo-words": {"label": "half the training expressions given one invented word; cris-shapes-v2 as shipped next",
+                     "recipe": replace(recipe_with(NAME), full_resolution_loss=False)},  # CRIS's loss, as then
 }
 BASELINE = "paper"
 PARTS = RESULTS / "cris_v2_pseudo_words"

@@ -209,8 +209,8 @@ REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
     _pacl("pacl-shapes-v2-tuned",
           "routes (c)+(d), not in the paper: PACL's 3×3 context embedder over a trainable copy of the v2 CLIP's last "
           "3 vision blocks, trained on v2",
-          PaclRecipe(world="v2", context_kernel=3, lr=3e-3, tuned_blocks=3, tail_lr_scale=1 / 3), minutes=50,
-          base="tiny-clip-shapes-v2"),
+          PaclRecipe(world="v2", context_kernel=3, lr=3e-3, tuned_blocks=3, tail_lr_scale=1 / 3, steps=4000),
+          minutes=55, base="tiny-clip-shapes-v2"),
     _cris("cris-shapes", "CRIS on the tiny CLIP, fine-tuned at 0.1× the head's learning rate", CrisRecipe()),
     _cris("cris-shapes-no-decoder", "ablation: CRIS without the vision-language decoder",
           CrisRecipe().with_model(use_decoder=False)),
@@ -218,8 +218,9 @@ REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
           CrisRecipe().with_model(kernel_size=1)),
     _cris("cris-shapes-v2",
           "CRIS on the v2 CLIP, trained on ShapesWorld v2 for twice the v1 model's steps, half its expressions given "
-          "an invented word (not in CRIS)",
-          CrisRecipe(world="v2", steps=3000, pseudo_words=0.5), base="tiny-clip-shapes-v2", minutes=65),
+          "an invented word, its loss on logits upsampled to the mask (both not in CRIS)",
+          CrisRecipe(world="v2", steps=3000, pseudo_words=0.5, full_resolution_loss=True), base="tiny-clip-shapes-v2",
+          minutes=50),
 )}
 
 
