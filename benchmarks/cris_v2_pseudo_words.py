@@ -10,9 +10,10 @@ what ``cris-shapes-v2`` was first shipped with), and **pseudo-words**, the recip
 gives half of the training expressions one invented word (``pseudo_words=0.5``;
 :func:`vlseg.cris.data.with_pseudo_words`). Both keep CRIS's loss on the shrunk mask; the shipped recipe adds the loss
 at the image's resolution on top of pseudo-words (``cris_loss_resolution.py`` measures that step). A variant given
-``--from`` is checked against its recipe (the card's) before it is scored. Both are scored on :data:`SETS` (v2's held-out scenes by kind, held-out class names and held-out
-phrasings, and the shifted world; ``cris_v2_ablations.py`` scores its ablations on the same), with the gap
-pseudo-words − paper in IoU points per expression and its 95 % paired-bootstrap interval; and on v2's held-out phrasings by template and by whether the
+``--from`` is checked against its recipe (the card's) before it is scored. Both are scored on :data:`SETS` (v2's
+held-out scenes by kind, held-out class names and held-out phrasings, and the shifted world;
+``cris_v2_ablations.py`` scores its ablations on the same), with the gap pseudo-words − paper in IoU points per
+expression and its 95 % paired-bootstrap interval; and on v2's held-out phrasings by template and by whether the
 expression's direction is said only in words never trained on (:data:`vlseg.data.referring.HELDOUT_DIRECTION_WORDS`).
 """
 
