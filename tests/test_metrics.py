@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vlseg.metrics import IoUAccumulator, mean_iou, referring_metrics
+from vlseg.metrics import IoUAccumulator, mask_ious, mean_iou, precision_at, referring_metrics
 
 
 def direct_miou(pred, target, num_classes, ignore_index=255):
@@ -99,3 +99,13 @@ def test_mask_ious_boundary_band_and_paired_bootstrap():
     assert low < mean < high and high - low < 0.3
     with pytest.raises(ValueError, match="boolean"):
         boundary_band(gt.float())
+
+
+def test_precision_at_counts_ious_strictly_above_the_threshold():
+    ious = torch.tensor([0.95, 0.9, 0.5, 0.1])
+    assert precision_at(ious, 0.9) == 0.25 and precision_at(ious, 0.4) == 0.75
+    masks = torch.zeros(4, 8, 8, dtype=torch.bool)
+    masks[:, :4] = True
+    truth = masks.clone()
+    truth[1:, :, :4] = False  # three of four predictions cover twice their object: IoU 0.5, not above it
+    assert referring_metrics(masks, truth)["prec@0.5"] == precision_at(mask_ious(masks, truth), 0.5) == 0.25

@@ -118,6 +118,11 @@ def mask_ious(pred_masks: Tensor, gt_masks: Tensor) -> Tensor:
     return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))
 
 
+def precision_at(ious: Tensor, threshold: float) -> float:
+    """prec@X: the fraction of expressions whose IoU (any shape) is above ``threshold``."""
+    return float((torch.as_tensor(ious) > threshold).double().mean())
+
+
 def referring_metrics(pred_masks: Tensor, gt_masks: Tensor) -> dict[str, float]:
     """mIoU, oIoU and prec@0.5…0.9 of boolean masks (N, H, W), one per expression; fractions in [0, 1].
 
@@ -129,7 +134,7 @@ def referring_metrics(pred_masks: Tensor, gt_masks: Tensor) -> dict[str, float]:
     union = (pred_masks | gt_masks).sum().double()
     out = {"mIoU": float(iou.mean()), "oIoU": float(intersection / union) if union > 0 else 1.0}
     for threshold in PRECISION_THRESHOLDS:
-        out[f"prec@{threshold}"] = float((iou > threshold).double().mean())
+        out[f"prec@{threshold}"] = precision_at(iou, threshold)
     return out
 
 
