@@ -2,8 +2,8 @@
 
 Run: python benchmarks/cris_loss_resolution.py --ceiling      (seconds: no model involved)
      python benchmarks/cris_loss_resolution.py --variant full-resolution          (trains it: about 45 min of CPU)
-     python benchmarks/cris_loss_resolution.py --variant full-resolution --from DIR   (scores DIR/cris-shapes-v2.*;
-                                             the shipped weights: --from src/vlseg/weights)
+     python benchmarks/cris_loss_resolution.py --variant full-resolution --from DIR   (scores DIR/cris-shapes-v2.*,
+                                             trained with this benchmark's RECIPE)
      python benchmarks/cris_loss_resolution.py --table   →   benchmarks/results/cris_loss_resolution.{json,md}
 
 CRIS predicts its mask on a grid four times finer than the patches — 32 × 32 for ShapesWorld's 64 px images — and its
@@ -11,11 +11,12 @@ official code computes the loss there, on the mask shrunk by nearest interpolati
 the prediction is upsampled bilinearly to the image. **The ceiling**: if a model reproduced the shrunk mask exactly,
 what would it score? Each validation mask is shrunk to 32 × 32 (by nearest, as CRIS does, or by area, the share of
 each block inside the object), upsampled back bilinearly and thresholded at CRIS's 0.35. **The variant**: the recipe
-``cris-shapes-v2`` ships with, whose ``CrisRecipe(full_resolution_loss=True)`` computes the same BCE on the logits
-upsampled to the mask's 64 × 64 (not in CRIS), scored on the same expressions as the same recipe with CRIS's loss on the
-shrunk mask — the ``pseudo-words`` part of ``cris_v2_pseudo_words.py``, the model shipped before (same seed, same
-training batches) — with the gap full-resolution − CRIS's loss in IoU points per expression and its 95 %
-paired-bootstrap interval. Weights for ``--from`` come from ``python -m vlseg.train cris-shapes-v2 --out DIR``.
+``cris-shapes-v2`` shipped with before its pixel refiner, whose ``CrisRecipe(full_resolution_loss=True)`` computes
+the same BCE on the logits upsampled to the mask's 64 × 64 (not in CRIS), scored on the same expressions as the same
+recipe with CRIS's loss on the shrunk mask — the ``pseudo-words`` part of ``cris_v2_pseudo_words.py``, the model
+shipped before (same seed, same training batches) — with the gap full-resolution − CRIS's loss in IoU points per
+expression and its 95 % paired-bootstrap interval. The weights it scored were those shipped then (commit 272333b of
+the repository); ``cris-shapes-v2`` now ships with a pixel refiner on top (``cris_v2_recipe_sweep.py``).
 """
 
 from __future__ import annotations
@@ -34,17 +35,16 @@ from _common import RESULTS, machine, write  # noqa: E402
 from cris_v2_pseudo_words import (NAME, PARTS as BASELINE_PARTS, VARIANTS as BASELINE_VARIANTS, gaps,  # noqa: E402
                                   measure_recipe, phrasing_breakdown)
 
-from vlseg.cris import CrisConfig  # noqa: E402
+from vlseg.cris import CrisConfig, CrisRecipe  # noqa: E402
 from vlseg.cris.evaluation import EVAL_SETS, OTHER_WORLD_SETS, evaluation_batches  # noqa: E402
 from vlseg.metrics import mask_ious, precision_at  # noqa: E402
-from vlseg.registry import recipe_with  # noqa: E402
 
-BASELINE = "pseudo-words"  # cris_v2_pseudo_words.py's part: the shipped recipe with CRIS's loss on the shrunk mask
+BASELINE = "pseudo-words"  # cris_v2_pseudo_words.py's part: RECIPE with CRIS's loss on the shrunk mask
 VARIANT = "full-resolution"
-RECIPE = recipe_with(NAME)
+RECIPE = CrisRecipe(world="v2", steps=3000, pseudo_words=0.5, full_resolution_loss=True)  # shipped before the refiner
 BASELINE_RECIPE = BASELINE_VARIANTS[BASELINE]["recipe"]
 assert RECIPE == replace(BASELINE_RECIPE, full_resolution_loss=True), "the two parts must differ in the loss alone"
-LABEL = "cris-shapes-v2 as shipped: the loss on logits upsampled to the mask (not in CRIS)"
+LABEL = "cris-shapes-v2 as shipped before its refiner: the loss on logits upsampled to the mask (not in CRIS)"
 PARTS = RESULTS / "cris_loss_resolution"
 CEILING_SETS: dict[str, dict] = {  # the validation masks of the sets the shipped card reports
     "v2 held-out scenes": EVAL_SETS["held-out scenes"] | {"world": "v2"},

@@ -9,7 +9,8 @@ Two recipes, the same in all but one field: **paper**, CRIS's recipe on v2 (``Cr
 what ``cris-shapes-v2`` was first shipped with), and **pseudo-words**, the recipe it was shipped with next, which
 gives half of the training expressions one invented word (``pseudo_words=0.5``;
 :func:`vlseg.cris.data.with_pseudo_words`). Both keep CRIS's loss on the shrunk mask; the shipped recipe adds the loss
-at the image's resolution on top of pseudo-words (``cris_loss_resolution.py`` measures that step). A variant given
+at the image's resolution on top of pseudo-words (``cris_loss_resolution.py`` measures that step), then a pixel
+refiner (``cris_v2_recipe_sweep.py``). A variant given
 ``--from`` is checked against its recipe (the card's) before it is scored. Both are scored on :data:`SETS` (v2's
 held-out scenes by kind, held-out class names and held-out phrasings, and the shifted world;
 ``cris_v2_ablations.py`` scores its ablations on the same), with the gap pseudo-words − paper in IoU points per
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -37,13 +38,13 @@ from vlseg.cris.evaluation import (EVAL_SETS, KIND_SCENES, OTHER_WORLD_SETS, exp
 from vlseg.data.referring import KINDS, needs_unseen_direction  # noqa: E402
 from vlseg.deltas import decode_deltas  # noqa: E402
 from vlseg.metrics import paired_bootstrap  # noqa: E402
-from vlseg.registry import entry, recipe_with  # noqa: E402
+from vlseg.registry import entry  # noqa: E402
 
 NAME = "cris-shapes-v2"
 VARIANTS: dict[str, dict] = {
     "paper": {"label": "CRIS's recipe; cris-shapes-v2 as first shipped", "recipe": CrisRecipe(world="v2", steps=3000)},
     "pseudo-words": {"label": "half the training expressions given one invented word; cris-shapes-v2 as shipped next",
-                     "recipe": replace(recipe_with(NAME), full_resolution_loss=False)},  # CRIS's loss, as then
+                     "recipe": CrisRecipe(world="v2", steps=3000, pseudo_words=0.5)},  # CRIS's loss and model, as then
 }
 BASELINE = "paper"
 PARTS = RESULTS / "cris_v2_pseudo_words"

@@ -33,9 +33,10 @@ def test_shipped_cris_models_are_the_model_and_its_two_ablations_and_the_v2_mode
     assert CRIS_NAMES == ("cris-shapes", "cris-shapes-no-decoder", "cris-shapes-dot", "cris-shapes-v2")
     assert entry("cris-shapes-v2").recipe == replace(entry("cris-shapes").recipe, world="v2", steps=3000,
                                                      pseudo_words=0.5,  # v2: invented words in training (not in CRIS)
-                                                     full_resolution_loss=True)  # and the loss at 64 × 64 (neither)
+                                                     full_resolution_loss=True,  # the loss at 64 × 64 (neither)
+                                                     ).with_model(refiner_channels=16)  # and a pixel refiner (neither)
     assert all(entry(name).recipe.pseudo_words == 0.0 and not entry(name).recipe.full_resolution_loss
-               for name in CRIS_NAMES if name != "cris-shapes-v2")
+               and entry(name).recipe.model.refiner_channels == 0 for name in CRIS_NAMES if name != "cris-shapes-v2")
     assert entry("cris-shapes-v2").base == "tiny-clip-shapes-v2"
 
 

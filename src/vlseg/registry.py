@@ -218,9 +218,10 @@ REGISTRY: dict[str, ShippedModel] = {entry.name: entry for entry in (
           CrisRecipe().with_model(kernel_size=1)),
     _cris("cris-shapes-v2",
           "CRIS on the v2 CLIP, trained on ShapesWorld v2 for twice the v1 model's steps, half its expressions given "
-          "an invented word, its loss on logits upsampled to the mask (both not in CRIS)",
-          CrisRecipe(world="v2", steps=3000, pseudo_words=0.5, full_resolution_loss=True), base="tiny-clip-shapes-v2",
-          minutes=50),
+          "an invented word, its loss on logits upsampled to the mask, a pixel refiner after the projector (the last "
+          "three not in CRIS)",
+          CrisRecipe(world="v2", steps=3000, pseudo_words=0.5, full_resolution_loss=True)
+          .with_model(refiner_channels=16), base="tiny-clip-shapes-v2", minutes=55),
 )}
 
 

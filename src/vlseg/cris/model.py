@@ -9,7 +9,8 @@
 The CLIP is frozen by default; with ``fine_tune=True`` its parameters train too, at ``backbone_lr_scale`` (0.1,
 the paper's) times the head's learning rate. Two switches give the paper's ablations: ``use_decoder=False`` feeds
 F_v straight to the projector, and ``kernel_size=1`` replaces the 3×3 dynamic kernel by a plain per-pixel dot
-product with the sentence.
+product with the sentence. ``refiner_channels > 0`` (not in CRIS) adds :class:`~vlseg.cris.refiner.PixelRefiner`,
+which redraws the logits at the input's resolution from the logits and the pixels.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from vlseg.checks import check_positive_int, check_probability
+from vlseg.checks import check_int, check_positive_int, check_probability
 from vlseg.clip import ClipBundle
 from vlseg.cris.decoder import VisionLanguageDecoder
 from vlseg.cris.neck import CrossModalNeck
 from vlseg.cris.projector import Projector
 from vlseg.cris.pyramid import SimplePyramid
+from vlseg.cris.refiner import PixelRefiner
 from vlseg.images import as_images
 from vlseg.text import pair_texts
 
@@ -46,6 +48,10 @@ class CrisConfig:
     fine_tune: bool = False
     backbone_lr_scale: float = 0.1
     threshold: float = 0.35
+    refiner_channels: int = 0  # > 0: a PixelRefiner of that width after the projector (not in CRIS); 0: none
+
+    def __post_init__(self) -> None:
+        check_int(self.refiner_channels, "refiner_channels", 0)  # 0: no refiner, as in CRIS
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +83,7 @@ class ClipFeatures:
 class CrisOutput:
     """CRIS's forward pass: one logit per pixel at stride P/4, the neck's map F_v, and the decoder's attention."""
 
-    logits: Tensor  # (B, 1, h, w)
+    logits: Tensor  # (B, 1, h, w); with a refiner (B, 1, S, S), the input's resolution
     visual: Tensor  # (B, d, h, w): F_v
     attention: list[Tensor] = field(default_factory=list)  # per decoder layer, cross-attention (B, h·w, L)
 
@@ -115,6 +121,7 @@ class CRIS(nn.Module):
         self.decoder = (VisionLanguageDecoder(config.dim, text_width, config.decoder_layers, config.heads, config.ffn_dim,
                                               config.dropout) if config.use_decoder else None)
         self.projector = Projector(config.dim, sentence_dim, config.projector_channels, config.kernel_size)
+        self.refiner = PixelRefiner(config.refiner_channels) if config.refiner_channels else None
 
     def encode(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor) -> ClipFeatures:
         """The CLIP side: three vision layers, word features + padding mask, sentence feature."""
@@ -125,7 +132,8 @@ class CRIS(nn.Module):
         return ClipFeatures(tuple(hidden[i] for i in self.config.vision_layers), words, padding_mask, sentence)
 
     def forward(self, pixel_values: Tensor, input_ids: Tensor, attention_mask: Tensor) -> CrisOutput:
-        """→ :class:`CrisOutput`: ``logits`` (B, 1, h, w) at stride P/4 of the input, ``visual`` (F_v), ``attention``."""
+        """→ :class:`CrisOutput`: ``logits`` (B, 1, h, w) at stride P/4 of the input (with a refiner (B, 1, S, S), at
+        the input's resolution), ``visual`` (F_v), ``attention``."""
         if pixel_values.shape[0] != input_ids.shape[0]:
             raise ValueError(f"{pixel_values.shape[0]} images for {input_ids.shape[0]} expressions: pass one each")
         clip = self.encode(pixel_values, input_ids, attention_mask)
@@ -135,7 +143,10 @@ class CRIS(nn.Module):
         if self.decoder is not None:
             tokens, attention = self.decoder(visual, clip.words, clip.padding_mask)  # (B, h·w, d)
             fused = tokens.transpose(1, 2).reshape(visual.shape)  # F_c as a map
-        return CrisOutput(self.projector(fused, clip.sentence), visual, attention)
+        logits = self.projector(fused, clip.sentence)  # (B, 1, h, w)
+        if self.refiner is not None:
+            logits = self.refiner(logits, pixel_values)  # (B, 1, S, S)
+        return CrisOutput(logits, visual, attention)
 
     @torch.no_grad()
     def probabilities(self, images: Any, texts: str | Sequence[str], batch_size: int = 100) -> Tensor | list[Tensor]:

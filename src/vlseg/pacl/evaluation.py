@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping
 
+import numpy as np
 import torch
+from torch import Tensor
 
+from vlseg.checks import check_positive_int, check_seed
 from vlseg.data import (CLASS_NAMES, HELDOUT_CLASS_INDICES, SEEN_CLASS_INDICES, evaluation_scenes, heldout_mask,
                         one_object_scenes)
+from vlseg.data.worlds import check_evaluation_world
 from vlseg.pacl.compatibility import pacl_compatibility
 from vlseg.pacl.model import PaclModel
 from vlseg.segmentation import SegmentationResult, class_targets, evaluate_segmentation
@@ -20,6 +25,14 @@ PACL_TARGETS = (("patch accuracy >= 85%", "patch accuracy", 0.85), ("mIoU seen >
 IMAGE_N_PER_CLASS, IMAGE_SEED = 20, 1234
 
 
+@functools.lru_cache(maxsize=6)
+def _evaluation_inputs(world: str, n_scenes: int, seed: int) -> tuple[np.ndarray, Tensor]:
+    """The scenes' images (N, H, W, 3) and class targets (N, H, W), drawn once per (world, n_scenes, seed): a chapter
+    that scores several embedders on the same scenes draws them once (read only; evaluation never writes to them)."""
+    scenes = evaluation_scenes(world, n_scenes, seed=seed)
+    return scenes.images, class_targets(scenes.semantic)
+
+
 @torch.no_grad()
 def evaluate_pacl_segmentation(
     model: PaclModel, n_scenes: int = EVAL_SCENES, seed: int = EVAL_SEED, progress: bool = False, world: str = "v1"
@@ -28,9 +41,10 @@ def evaluate_pacl_segmentation(
 
     ``world``: ShapesWorld's "v1" (chapter 02's scenes) or "v2", or the independently drawn "shifted" test world.
     """
-    scenes = evaluation_scenes(world, n_scenes, seed=seed)
+    images, targets = _evaluation_inputs(check_evaluation_world(world), check_positive_int(n_scenes, "n_scenes"),
+                                         check_seed(seed))
     result = evaluate_segmentation(
-        model.bundle, scenes.images, class_targets(scenes.semantic), CLASS_NAMES,
+        model.bundle, images, targets, CLASS_NAMES,
         patch_embed_fn=model.patch_embeds, progress=progress,
     )
     scores = {"patch_accuracy": result.patch_accuracy, "miou": result.miou,
