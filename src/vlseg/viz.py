@@ -220,11 +220,12 @@ def referring_grid(images: np.ndarray, texts: Sequence[str], targets: np.ndarray
                              squeeze=False)
     for row in range(rows):
         target = np.asarray(targets[row], dtype=bool)
-        axes[row, 0].imshow(images[row])
+        axes[row, 0].imshow(images[row], interpolation="nearest")  # the pixels as they are (and a smaller figure)
         axes[row, 0].contour(target, levels=[0.5], colors="white", linewidths=1.2)
         axes[row, 0].set_title("\n".join(textwrap.wrap(f"“{texts[row]}”", 24)), fontsize=7.5)
         for col, name in enumerate(names, start=1):
-            axes[row, col].imshow(dim_outside(images[row], np.asarray(columns[name][row], dtype=bool)))
+            axes[row, col].imshow(dim_outside(images[row], np.asarray(columns[name][row], dtype=bool)),
+                                  interpolation="nearest")
             axes[row, col].contour(target, levels=[0.5], colors="white", linewidths=0.8)
             axes[row, col].set_title(f"{name}\nIoU {float(ious[name][row]):.2f}", fontsize=7.5)
     for ax in axes.flat:
