@@ -10,9 +10,10 @@ Run: python benchmarks/cris_v2_recipe_sweep.py --variant NAME      (one variant:
 v2's seen phrasings and ≥ 75 on its held-out phrasings. Each variant changes one thing in :data:`BASE` — the head's
 learning rate, the decoder's dropout, the CLIP's learning-rate scale, the share of expressions given an invented word
 — or trains it for 4,000 or 6,000 steps, or adds a :class:`~vlseg.cris.refiner.PixelRefiner` of 16 channels (not in
-CRIS; the recipe ``cris-shapes-v2`` ships with now). ``base-again`` is BASE run a second time, beside the refiner. Each is scored as its card would be (the registry's
-evaluator: held-out scenes, held-out class names, held-out phrasings, v1, shifted), on 200 held-out scenes every 250
-steps (the curve), and at four mask thresholds. A run stopped by a time limit keeps its curve and says so.
+CRIS; the recipe ``cris-shapes-v2`` ships with now). ``base-again`` is BASE run a second time, beside the refiner.
+Each is scored as its card would be (the registry's evaluator: held-out scenes, held-out class names, held-out
+phrasings, v1, shifted), on 200 held-out scenes every 250 steps (the curve), and at four mask thresholds. A run
+stopped by a time limit keeps its curve and says so.
 
 On a GPU (bf16 autocast) the ShapesWorld batches, drawn on the CPU, are the bottleneck; ``--data-workers`` makes them
 ahead in that many forked processes, in the same order and with the same seeds as the training loop would.

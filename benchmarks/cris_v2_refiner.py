@@ -45,8 +45,8 @@ def table(parts: dict[str, dict]) -> str:
              f"| set | expressions | mIoU {BASELINE} | mIoU {VARIANT} | gap | 95 % interval | prec@0.9 {BASELINE} | "
              f"prec@0.9 {VARIANT} |", "|---|---|---|---|---|---|---|---|"]
     for name, row in gaps(parts, baseline=BASELINE)[VARIANT].items():
-        lines.append(f"| {name} | {row['expressions']} | {row[f'mIoU {BASELINE}']:.1f} | {row[f'mIoU {VARIANT}']:.1f} | "
-                     f"{row['gap']:+.2f} | {row['95% low']:+.2f} … {row['95% high']:+.2f} | "
+        lines.append(f"| {name} | {row['expressions']} | {row[f'mIoU {BASELINE}']:.1f} | "
+                     f"{row[f'mIoU {VARIANT}']:.1f} | {row['gap']:+.2f} | {row['95% low']:+.2f} … {row['95% high']:+.2f} | "
                      f"{precise[BASELINE][name]:.1f} | {precise[VARIANT][name]:.1f} |")
     breakdown = phrasing_breakdown(parts)
     lines += ["", "v2's held-out phrasings, mIoU by group and by template:", "",
